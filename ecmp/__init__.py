@@ -1,0 +1,1 @@
+"""ecmp: placeholder package; see ARCHITECTURE.md."""

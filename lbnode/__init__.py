@@ -1,0 +1,1 @@
+"""lbnode: placeholder package; see ARCHITECTURE.md."""

@@ -1,0 +1,705 @@
+"""Path attributes: one table drives flags, decoding, encoding and RFC 7606 handling.
+
+How this works: ``ATTRIBUTES`` has one :class:`AttrRow` per known type code (as BIRD's
+``bgp_attr_table``): its name, the Optional/Transitive flags it must carry, the
+:class:`AttrSet` field it fills, a decoder, an encoder and the RFC 7606 action taken
+when its value is malformed.  ``walk_attributes`` is the hand-written TLV walk (the
+construct declaration in ``layouts`` must agree with it).
+
+A decoded :class:`AttrSet` is interned: ``Interner`` maps the raw attribute bytes to
+one shared object, so identical sets in a full table decode once and compare by
+identity.  MP_REACH_NLRI is split in two: its next hop belongs to the route and lives
+in the set (``mp_next_hop``), its NLRI belong to the UPDATE.  ``wire`` keeps the order
+and flags seen on the wire so that re-encoding gives back the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from struct import pack, unpack_from
+from typing import Any
+
+from .errors import Action, BgpError, ErrorSubcode, NotificationCode
+from .options import SessionOptions
+
+__all__ = [
+    "AttrType",
+    "AttrFlag",
+    "Origin",
+    "SegmentType",
+    "AsPath",
+    "AttrSet",
+    "AttrRow",
+    "ATTRIBUTES",
+    "Interner",
+    "RawTlv",
+    "walk_attributes",
+    "decode_attributes",
+    "encode_attributes",
+    "as4_merge",
+    "propagate",
+    "as_path_length",
+    "AS_TRANS",
+]
+
+AS_TRANS = 23456
+U = ErrorSubcode.Update
+
+
+class AttrType(IntEnum):
+    """IANA BGP Path Attributes."""
+
+    ORIGIN = 1
+    AS_PATH = 2
+    NEXT_HOP = 3
+    MULTI_EXIT_DISC = 4
+    LOCAL_PREF = 5
+    ATOMIC_AGGREGATE = 6
+    AGGREGATOR = 7
+    COMMUNITIES = 8
+    ORIGINATOR_ID = 9
+    CLUSTER_LIST = 10
+    MP_REACH_NLRI = 14
+    MP_UNREACH_NLRI = 15
+    EXTENDED_COMMUNITIES = 16
+    AS4_PATH = 17
+    AS4_AGGREGATOR = 18
+    LARGE_COMMUNITY = 32
+
+
+class AttrFlag(IntEnum):
+    OPTIONAL = 0x80
+    TRANSITIVE = 0x40
+    PARTIAL = 0x20
+    EXTENDED_LENGTH = 0x10
+
+
+class Origin(IntEnum):
+    IGP = 0
+    EGP = 1
+    INCOMPLETE = 2
+
+
+class SegmentType(IntEnum):
+    AS_SET = 1
+    AS_SEQUENCE = 2
+    AS_CONFED_SEQUENCE = 3
+    AS_CONFED_SET = 4
+
+
+AsPath = tuple[tuple[int, tuple[int, ...]], ...]
+"""Segments as ``(SegmentType, (asn, ...))``."""
+Aggregator = tuple[int, bytes]
+RawTlv = tuple[int, int, bytes]
+"""An attribute kept as bytes: ``(flags, type code, value)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttrSet:
+    """The path attributes of a route (RFC 4271 5), shared between routes.
+
+    ``mp_next_hop`` is the Next Hop field of MP_REACH_NLRI (RFC 4760 3); the NLRI of
+    MP_REACH/MP_UNREACH travel in the UPDATE, not here.
+    """
+
+    origin: int | None = None
+    """ORIGIN (RFC 4271 5.1.1)."""
+    as_path: AsPath | None = None
+    """AS_PATH (RFC 4271 5.1.2) as on the wire: 2- or 4-octet per the session."""
+    next_hop: bytes | None = None
+    """NEXT_HOP (RFC 4271 5.1.3): 4 octets."""
+    med: int | None = None
+    """MULTI_EXIT_DISC (RFC 4271 5.1.4)."""
+    local_pref: int | None = None
+    """LOCAL_PREF (RFC 4271 5.1.5)."""
+    atomic_aggregate: bool = False
+    """ATOMIC_AGGREGATE (RFC 4271 5.1.6)."""
+    aggregator: Aggregator | None = None
+    """AGGREGATOR (RFC 4271 5.1.7): (AS, IPv4 address)."""
+    communities: tuple[int, ...] = ()
+    """COMMUNITIES (RFC 1997)."""
+    originator_id: bytes | None = None
+    """ORIGINATOR_ID (RFC 4456 8)."""
+    cluster_list: tuple[bytes, ...] = ()
+    """CLUSTER_LIST (RFC 4456 8)."""
+    mp_next_hop: bytes | None = None
+    """MP_REACH_NLRI Network Address of Next Hop (RFC 4760 3): 4, 16 or 32 octets."""
+    ext_communities: tuple[bytes, ...] = ()
+    """EXTENDED_COMMUNITIES (RFC 4360): 8 octets each."""
+    as4_path: AsPath | None = None
+    """AS4_PATH (RFC 6793 3)."""
+    as4_aggregator: Aggregator | None = None
+    """AS4_AGGREGATOR (RFC 6793 3)."""
+    large_communities: tuple[tuple[int, int, int], ...] = ()
+    """LARGE_COMMUNITY (RFC 8092)."""
+    unknown: tuple[RawTlv, ...] = ()
+    """Unrecognized optional transitive attributes, passed through (RFC 4271 5)."""
+    wire: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    """(type code, flags) in wire order, for byte-exact re-encoding; () = canonical."""
+
+    def replace(self, **changes: Any) -> AttrSet:
+        """A copy with ``changes`` and canonical wire order."""
+        return replace(self, wire=(), **changes)
+
+
+def as_path_length(path: AsPath | None) -> int:
+    """RFC 4271 9.1.2.2 a: an AS_SET counts 1, confederation segments count 0."""
+    n = 0
+    for seg_type, asns in path or ():
+        if seg_type == SegmentType.AS_SEQUENCE:
+            n += len(asns)
+        elif seg_type == SegmentType.AS_SET:
+            n += 1
+    return n
+
+
+class _Ctx:
+    """What a decoder/encoder needs: the ASN width and whether this is an MRT RIB entry."""
+
+    __slots__ = ("as4", "mrt")
+
+    def __init__(self, as4: bool, mrt: bool) -> None:
+        self.as4 = as4
+        self.mrt = mrt
+
+
+class _Malformed(Exception):
+    """Raised by a row's decoder; the walk turns it into the row's RFC 7606 action."""
+
+    def __init__(self, reason: str, subcode: int = U.ATTRIBUTE_LENGTH_ERROR) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.subcode = subcode
+
+
+def _fixed(n: int, value: bytes) -> None:
+    if len(value) != n:
+        raise _Malformed(f"length {len(value)}, expected {n}")
+
+
+def _multiple(n: int, value: bytes) -> None:
+    if len(value) % n:
+        raise _Malformed(f"length {len(value)} is not a multiple of {n}")
+
+
+# --- decoders: bytes -> value --------------------------------------------------------
+def _dec_origin(v: bytes, c: _Ctx) -> int:
+    _fixed(1, v)
+    if v[0] > 2:
+        raise _Malformed(f"undefined ORIGIN value {v[0]}", U.INVALID_ORIGIN_ATTRIBUTE)
+    return v[0]
+
+
+def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
+    width = 4 if four else 2
+    fmt = "!%d" + ("I" if four else "H")
+    segs: list[tuple[int, tuple[int, ...]]] = []
+    i, n = 0, len(v)
+    while i < n:
+        if i + 2 > n:
+            raise _Malformed("truncated AS_PATH segment header", U.MALFORMED_AS_PATH)
+        seg_type, count = v[i], v[i + 1]
+        if not 1 <= seg_type <= 4 or (not confed_ok and seg_type > 2):
+            raise _Malformed(f"bad AS_PATH segment type {seg_type}", U.MALFORMED_AS_PATH)
+        if count == 0:
+            raise _Malformed("zero-length AS_PATH segment", U.MALFORMED_AS_PATH)
+        end = i + 2 + count * width
+        if end > n:
+            raise _Malformed("AS_PATH segment overruns the attribute", U.MALFORMED_AS_PATH)
+        segs.append((seg_type, unpack_from(fmt % count, v, i + 2)))
+        i = end
+    return tuple(segs)
+
+
+def _dec_as_path(v: bytes, c: _Ctx) -> AsPath:
+    return _dec_path(v, c.as4)
+
+
+def _dec_as4_path(v: bytes, c: _Ctx) -> AsPath:
+    return _dec_path(v, True)
+
+
+def _dec_u32(v: bytes, c: _Ctx) -> int:
+    _fixed(4, v)
+    return int.from_bytes(v, "big")
+
+
+def _dec_addr4(v: bytes, c: _Ctx) -> bytes:
+    _fixed(4, v)
+    return bytes(v)
+
+
+def _dec_atomic(v: bytes, c: _Ctx) -> bool:
+    _fixed(0, v)
+    return True
+
+
+def _dec_aggregator(v: bytes, c: _Ctx) -> Aggregator:
+    if c.as4:
+        _fixed(8, v)
+        return int.from_bytes(v[:4], "big"), bytes(v[4:])
+    _fixed(6, v)
+    return int.from_bytes(v[:2], "big"), bytes(v[2:])
+
+
+def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
+    _fixed(8, v)
+    return int.from_bytes(v[:4], "big"), bytes(v[4:])
+
+
+def _dec_communities(v: bytes, c: _Ctx) -> tuple[int, ...]:
+    _multiple(4, v)
+    return unpack_from("!%dI" % (len(v) // 4), v)
+
+
+def _dec_cluster_list(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
+    _multiple(4, v)
+    return tuple(bytes(v[i : i + 4]) for i in range(0, len(v), 4))
+
+
+def _dec_ext(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
+    _multiple(8, v)
+    return tuple(bytes(v[i : i + 8]) for i in range(0, len(v), 8))
+
+
+def _dec_large(v: bytes, c: _Ctx) -> tuple[tuple[int, int, int], ...]:
+    _multiple(12, v)
+    flat = unpack_from("!%dI" % (len(v) // 4), v)
+    return tuple((flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
+
+
+# --- encoders: value -> bytes --------------------------------------------------------
+def _enc_origin(x: int, c: _Ctx) -> bytes:
+    return bytes((x,))
+
+
+def _enc_path(path: AsPath, four: bool) -> bytes:
+    code = "I" if four else "H"
+    out = []
+    for seg_type, asns in path:
+        for k in range(0, len(asns), 255) or (0,):
+            chunk = asns[k : k + 255]
+            out.append(pack("!BB%d%s" % (len(chunk), code), seg_type, len(chunk), *chunk))
+    return b"".join(out)
+
+
+def _enc_as_path(x: AsPath, c: _Ctx) -> bytes:
+    if not c.as4:  # RFC 6793 4.2.2: a 2-octet peer sees AS_TRANS for a 4-octet ASN
+        x = tuple((t, tuple(a if a <= 0xFFFF else AS_TRANS for a in asns)) for t, asns in x)
+    return _enc_path(x, c.as4)
+
+
+def _enc_as4_path(x: AsPath, c: _Ctx) -> bytes:
+    return _enc_path(x, True)
+
+
+def _enc_u32(x: int, c: _Ctx) -> bytes:
+    return pack("!I", x)
+
+
+def _enc_bytes(x: bytes, c: _Ctx) -> bytes:
+    return x
+
+
+def _enc_atomic(x: bool, c: _Ctx) -> bytes:
+    return b""
+
+
+def _enc_aggregator(x: Aggregator, c: _Ctx) -> bytes:
+    if c.as4:
+        return pack("!I", x[0]) + x[1]
+    return pack("!H", x[0] if x[0] <= 0xFFFF else AS_TRANS) + x[1]
+
+
+def _enc_as4_aggregator(x: Aggregator, c: _Ctx) -> bytes:
+    return pack("!I", x[0]) + x[1]
+
+
+def _enc_communities(x: tuple[int, ...], c: _Ctx) -> bytes:
+    return pack("!%dI" % len(x), *x)
+
+
+def _enc_join(x: tuple[bytes, ...], c: _Ctx) -> bytes:
+    return b"".join(x)
+
+
+def _enc_large(x: tuple[tuple[int, int, int], ...], c: _Ctx) -> bytes:
+    return b"".join(pack("!III", *t) for t in x)
+
+
+WK = AttrFlag.TRANSITIVE  # well-known
+OPT = AttrFlag.OPTIONAL  # optional non-transitive
+OPT_T = AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE  # optional transitive
+TAW = Action.TREAT_AS_WITHDRAW
+DISCARD = Action.ATTRIBUTE_DISCARD
+
+
+@dataclass(frozen=True, slots=True)
+class AttrRow:
+    """One attribute type: how it looks on the wire and what a bad one costs."""
+
+    code: int
+    name: str
+    flags: int  # the Optional and Transitive bits it must carry
+    slot: str  # the AttrSet field
+    decode: Callable[[bytes, _Ctx], Any]
+    encode: Callable[[Any, _Ctx], bytes]
+    action: Action  # RFC 7606 action for a malformed value
+    rfc: str
+
+
+_ROWS = (
+    AttrRow(1, "ORIGIN", WK, "origin", _dec_origin, _enc_origin, TAW, "RFC 7606 7.1"),
+    AttrRow(2, "AS_PATH", WK, "as_path", _dec_as_path, _enc_as_path, TAW, "RFC 7606 7.2"),
+    AttrRow(3, "NEXT_HOP", WK, "next_hop", _dec_addr4, _enc_bytes, TAW, "RFC 7606 7.3"),
+    AttrRow(4, "MULTI_EXIT_DISC", OPT, "med", _dec_u32, _enc_u32, TAW, "RFC 7606 7.4"),
+    AttrRow(5, "LOCAL_PREF", WK, "local_pref", _dec_u32, _enc_u32, TAW, "RFC 7606 7.5"),
+    AttrRow(
+        6,
+        "ATOMIC_AGGREGATE",
+        WK,
+        "atomic_aggregate",
+        _dec_atomic,
+        _enc_atomic,
+        DISCARD,
+        "RFC 7606 7.6",
+    ),
+    AttrRow(
+        7,
+        "AGGREGATOR",
+        OPT_T,
+        "aggregator",
+        _dec_aggregator,
+        _enc_aggregator,
+        DISCARD,
+        "RFC 7606 7.7",
+    ),
+    AttrRow(
+        8,
+        "COMMUNITIES",
+        OPT_T,
+        "communities",
+        _dec_communities,
+        _enc_communities,
+        TAW,
+        "RFC 7606 7.8",
+    ),
+    AttrRow(9, "ORIGINATOR_ID", OPT, "originator_id", _dec_addr4, _enc_bytes, TAW, "RFC 7606 7.9"),
+    AttrRow(
+        10,
+        "CLUSTER_LIST",
+        OPT,
+        "cluster_list",
+        _dec_cluster_list,
+        _enc_join,
+        TAW,
+        "RFC 7606 7.10",
+    ),
+    AttrRow(
+        16,
+        "EXTENDED_COMMUNITIES",
+        OPT_T,
+        "ext_communities",
+        _dec_ext,
+        _enc_join,
+        TAW,
+        "RFC 7606 7.14",
+    ),
+    AttrRow(
+        17,
+        "AS4_PATH",
+        OPT_T,
+        "as4_path",
+        _dec_as4_path,
+        _enc_as4_path,
+        DISCARD,
+        "RFC 6793 6",
+    ),
+    AttrRow(
+        18,
+        "AS4_AGGREGATOR",
+        OPT_T,
+        "as4_aggregator",
+        _dec_as4_aggregator,
+        _enc_as4_aggregator,
+        DISCARD,
+        "RFC 6793 6",
+    ),
+    AttrRow(
+        32,
+        "LARGE_COMMUNITY",
+        OPT_T,
+        "large_communities",
+        _dec_large,
+        _enc_large,
+        TAW,
+        "RFC 8092 6",
+    ),
+)
+ATTRIBUTES: dict[int, AttrRow] = {row.code: row for row in _ROWS}
+"""The attribute table.  MP_REACH/MP_UNREACH (14, 15) are handled by ``update``."""
+MP_FLAGS = OPT  # RFC 4760 3/4: optional non-transitive
+_SLOT_CODE = {row.slot: row.code for row in _ROWS}
+_O_T = AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE
+
+
+def walk_attributes(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The TLV walk: ``(flags, type, value_start, value_end)`` for each attribute.
+
+    An attribute whose length runs past ``end`` cannot be skipped; RFC 7606 4 makes
+    that treat-as-withdraw, raised here as a ``BgpError``.
+    """
+    out = []
+    i = start
+    while i < end:
+        if i + 3 > end:
+            raise BgpError(
+                "truncated path attribute header",
+                NotificationCode.UPDATE_MESSAGE_ERROR,
+                U.MALFORMED_ATTRIBUTE_LIST,
+                action=TAW,
+            )
+        flags, code = data[i], data[i + 1]
+        if flags & 0x10:
+            if i + 4 > end:
+                raise BgpError(
+                    "truncated extended-length attribute header",
+                    NotificationCode.UPDATE_MESSAGE_ERROR,
+                    U.MALFORMED_ATTRIBUTE_LIST,
+                    action=TAW,
+                )
+            vs = i + 4
+            ve = vs + ((data[i + 2] << 8) | data[i + 3])
+        else:
+            vs = i + 3
+            ve = vs + data[i + 2]
+        if ve > end:
+            raise BgpError(
+                f"attribute {code} length runs past the path attributes",
+                NotificationCode.UPDATE_MESSAGE_ERROR,
+                U.ATTRIBUTE_LENGTH_ERROR,
+                bytes(data[i:end]),
+                action=TAW,
+            )
+        out.append((flags, code, vs, ve))
+        i = ve
+    return out
+
+
+def decode_attributes(
+    data: bytes,
+    tlvs: list[tuple[int, int, int, int]],
+    as4: bool,
+    mrt: bool = False,
+    mp_next_hop: bytes | None = None,
+) -> tuple[AttrSet, tuple[BgpError, ...]]:
+    """Decode walked TLVs into an (uninterned) set plus the RFC 7606 outcomes.
+
+    MP_REACH/MP_UNREACH TLVs are skipped here (``update`` decodes them) but keep their
+    place in ``wire``.  Errors with a session-reset action are raised; weaker ones are
+    returned, strongest first.
+    """
+    ctx = _Ctx(as4, mrt)
+    values: dict[str, Any] = {}
+    wire: list[tuple[int, int]] = []
+    unknown: list[RawTlv] = []
+    seen: set[int] = set()
+    errors: list[BgpError] = []
+    for flags, code, vs, ve in tlvs:
+        if code in seen:
+            if code in (14, 15):  # RFC 7606 3g: a repeated MP attribute resets
+                raise BgpError(
+                    f"attribute {code} appears twice",
+                    NotificationCode.UPDATE_MESSAGE_ERROR,
+                    U.MALFORMED_ATTRIBUTE_LIST,
+                )
+            continue  # RFC 7606 3g: all but the first occurrence are discarded
+        seen.add(code)
+        if code in (14, 15):
+            wire.append((code, flags))
+            continue
+        row = ATTRIBUTES.get(code)
+        value = data[vs:ve]
+        if row is None:
+            if not flags & AttrFlag.OPTIONAL:  # RFC 4271 6.3
+                raise BgpError(
+                    f"unrecognized well-known attribute {code}",
+                    NotificationCode.UPDATE_MESSAGE_ERROR,
+                    U.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                    _tlv(flags, code, value),
+                )
+            if flags & AttrFlag.TRANSITIVE:  # RFC 4271 5: pass through; else drop
+                unknown.append((flags, code, bytes(value)))
+                wire.append((code, flags))
+            continue
+        try:
+            if (flags & _O_T) != row.flags or (flags & AttrFlag.PARTIAL and row.flags != OPT_T):
+                # RFC 7606 3c: a flags error is handled as a length error of the attribute
+                raise _Malformed(
+                    f"flags 0x{flags:02x} wrong for {row.name}", U.ATTRIBUTE_FLAGS_ERROR
+                )
+            values[row.slot] = row.decode(value, ctx)
+            wire.append((code, flags))
+        except _Malformed as exc:
+            err = BgpError(
+                f"malformed {row.name}: {exc.reason} ({row.rfc})",
+                NotificationCode.UPDATE_MESSAGE_ERROR,
+                exc.subcode,
+                _tlv(flags, code, value),
+                row.action,
+            )
+            if row.action == Action.SESSION_RESET:
+                raise err from None
+            errors.append(err)
+    if unknown:
+        values["unknown"] = tuple(unknown)
+    if mp_next_hop is not None:
+        values["mp_next_hop"] = mp_next_hop
+    errors.sort(key=lambda e: -e.action)
+    return AttrSet(wire=tuple(wire), **values), tuple(errors)
+
+
+def _tlv(flags: int, code: int, value: bytes) -> bytes:
+    if flags & AttrFlag.EXTENDED_LENGTH:
+        return bytes((flags, code)) + pack("!H", len(value)) + value
+    return bytes((flags, code, len(value) & 0xFF)) + value
+
+
+def _header(flags: int, code: int, n: int, force_ext: bool) -> bytes:
+    if n > 255 or force_ext:
+        return bytes((flags | 0x10, code)) + pack("!H", n)
+    return bytes((flags & ~0x10, code, n))
+
+
+def encode_attributes(
+    attrs: AttrSet,
+    options: SessionOptions,
+    mp: dict[int, bytes] | None = None,
+    mrt: bool = False,
+) -> bytes:
+    """Encode ``attrs``; ``mp`` maps 14/15 to the MP_REACH/MP_UNREACH values.
+
+    With ``wire`` set, order and flags follow it; otherwise attributes go out in
+    type-code order with their table flags.  For a 2-octet peer, 4-octet ASNs become
+    AS_TRANS and AS4_PATH/AS4_AGGREGATOR are added (RFC 6793 4.2.2).
+    """
+    ctx = _Ctx(options.four_octet_as, mrt)
+    mp = mp or {}
+    order = attrs.wire
+    if not order:
+        order = _canonical_order(attrs, options, mp)
+    out = []
+    unknown = {code: (flags, value) for flags, code, value in attrs.unknown}
+    for code, flags in order:
+        if code in (14, 15):
+            if code in mp:
+                out.append(_header(flags, code, len(mp[code]), bool(flags & 0x10)) + mp[code])
+            continue
+        if code in unknown:
+            uflags, value = unknown[code]
+            out.append(_header(uflags, code, len(value), bool(uflags & 0x10)) + value)
+            continue
+        row = ATTRIBUTES[code]
+        value_obj = getattr(attrs, row.slot)
+        if code == 17 and value_obj is None and attrs.as_path is not None:
+            value_obj = attrs.as_path  # synthesized AS4_PATH for a 2-octet peer
+        if code == 18 and value_obj is None:
+            value_obj = attrs.aggregator
+        if value_obj is None:
+            continue
+        enc = row.encode(value_obj, ctx)
+        out.append(_header(flags, code, len(enc), bool(flags & 0x10)) + enc)
+    return b"".join(out)
+
+
+def _canonical_order(
+    attrs: AttrSet, options: SessionOptions, mp: dict[int, bytes]
+) -> tuple[tuple[int, int], ...]:
+    present: list[tuple[int, int]] = [(code, MP_FLAGS) for code in mp]
+    for row in _ROWS:
+        value = getattr(attrs, row.slot)
+        if value is None or value is False or value == ():
+            continue
+        present.append((row.code, row.flags))
+    if not options.four_octet_as:
+        # RFC 6793 4.2.2: carry the real path in AS4_PATH when it holds a 4-octet ASN
+        if attrs.as4_path is None and _needs_as4(attrs.as_path):
+            present.append((17, OPT_T))
+        if attrs.as4_aggregator is None and attrs.aggregator and attrs.aggregator[0] > 0xFFFF:
+            present.append((18, OPT_T))
+    present.extend((code, flags) for flags, code, _ in attrs.unknown)
+    present.sort()
+    return tuple(present)
+
+
+def _needs_as4(path: AsPath | None) -> bool:
+    return any(a > 0xFFFF for _, asns in path or () for a in asns)
+
+
+def as4_merge(attrs: AttrSet) -> AttrSet:
+    """RFC 6793 4.2.3: rebuild the 4-octet path a 2-octet peer sent us.
+
+    Returns ``attrs`` itself when there is nothing to merge.
+    """
+    if attrs.as4_path is None and attrs.as4_aggregator is None:
+        return attrs
+    aggregator = attrs.aggregator
+    as4_path = attrs.as4_path
+    if attrs.as4_aggregator is not None and aggregator is not None:
+        if aggregator[0] != AS_TRANS:  # AS4_PATH and AS4_AGGREGATOR are both ignored
+            return attrs.replace(as4_path=None, as4_aggregator=None)
+        aggregator = attrs.as4_aggregator
+    path = attrs.as_path or ()
+    if as4_path is not None:
+        as4_path = tuple(s for s in as4_path if s[0] <= 2)  # confed segments are dropped
+        need = as_path_length(path) - as_path_length(as4_path)
+        if need >= 0:
+            head: list[tuple[int, tuple[int, ...]]] = []
+            for seg_type, asns in path:
+                if need <= 0:
+                    break
+                if seg_type == SegmentType.AS_SEQUENCE:
+                    take = asns[:need]
+                    head.append((seg_type, take))
+                    need -= len(take)
+                elif seg_type == SegmentType.AS_SET:
+                    head.append((seg_type, asns))
+                    need -= 1
+                else:
+                    head.append((seg_type, asns))
+            path = tuple(head) + as4_path
+    return attrs.replace(as_path=path, aggregator=aggregator, as4_path=None, as4_aggregator=None)
+
+
+def propagate(attrs: AttrSet) -> AttrSet:
+    """RFC 4271 5: unrecognized optional transitive attributes go on with Partial set."""
+    if not attrs.unknown:
+        return attrs
+    return attrs.replace(unknown=tuple((f | AttrFlag.PARTIAL, c, v) for f, c, v in attrs.unknown))
+
+
+class Interner:
+    """Identical attribute sets are one object (BIRD's ``rta`` cache).
+
+    ``by_raw`` maps the raw wire key of a set to ``(set, errors)``; ``by_value`` maps a
+    set to its canonical object, for sets built in code.  One interner serves one
+    decoding context (ASN width, MRT or not).
+    """
+
+    __slots__ = ("by_raw", "by_value")
+
+    def __init__(self) -> None:
+        self.by_raw: dict[object, tuple[AttrSet, tuple[BgpError, ...]]] = {}
+        self.by_value: dict[AttrSet, AttrSet] = {}
+
+    def intern(self, attrs: AttrSet) -> AttrSet:
+        return self.by_value.setdefault(attrs, attrs)
+
+    def __len__(self) -> int:
+        return len(self.by_raw)
+
+    def clear(self) -> None:
+        self.by_raw.clear()
+        self.by_value.clear()

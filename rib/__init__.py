@@ -1,0 +1,1 @@
+"""rib: placeholder package; see ARCHITECTURE.md."""
