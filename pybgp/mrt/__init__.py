@@ -1,0 +1,1 @@
+"""MRT (RFC 6396): streaming reader, writer and a synthetic full-table generator."""

@@ -1,0 +1,325 @@
+"""Streaming MRT reader (RFC 6396, RFC 8050).
+
+How this works: ``read_mrt`` pulls the file in 1 MiB chunks and parses records out of
+the buffer, so the first route comes out before the rest of a 1M-route file is read.
+Gzip and bzip2 are detected from the first bytes (RouteViews and RIS publish both).
+RIB entries are the hot loop: the attribute bytes of each entry are looked up in an
+:class:`Interner` first and decoded only on a miss, so a full table decodes each of
+its few hundred thousand attribute sets once.  A broken record becomes an
+:class:`MrtError` in the stream; the reader goes on with the next record when the
+record header could be read, and stops when it could not.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from struct import unpack_from
+from typing import BinaryIO
+
+from ..codec.attributes import AttrSet, Interner, decode_attributes, walk_attributes
+from ..codec.errors import BgpError
+from ..codec.nlri import decode_nlri
+from .records import (
+    Bgp4mpMessage,
+    Bgp4mpStateChange,
+    MrtError,
+    MrtRecord,
+    Peer,
+    PeerIndexTable,
+    RibEntry,
+    RibRecord,
+    TableDumpEntry,
+    UnknownRecord,
+)
+
+__all__ = ["read_mrt", "open_maybe_compressed", "is_mrt", "decode_rib_attributes", "MrtReader"]
+
+CHUNK = 1 << 20
+_RIB_AFI = {
+    2: (1, 1),
+    3: (1, 2),
+    4: (2, 1),
+    5: (2, 2),
+    8: (1, 1),
+    9: (1, 2),
+    10: (2, 1),
+    11: (2, 2),
+}
+
+
+def open_maybe_compressed(path: str) -> BinaryIO:
+    """Open ``path`` for reading, through gzip or bz2 when its first bytes say so."""
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    head = raw.read(3)
+    raw.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if head == b"BZh":
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    return raw
+
+
+def is_mrt(head: bytes) -> bool:
+    """A plausible MRT common header at the start of ``head`` (at least 12 octets)."""
+    if len(head) < 12:
+        return False
+    mrt_type, subtype, length = unpack_from("!HHI", head, 4)
+    if mrt_type == 13:
+        return 1 <= subtype <= 12 and length < 1 << 24
+    if mrt_type in (16, 17):
+        return subtype <= 11 and length < 1 << 20
+    return mrt_type == 12 and subtype in (1, 2) and length < 1 << 20
+
+
+def decode_rib_attributes(
+    data: bytes, start: int, end: int, as4: bool = True
+) -> tuple[AttrSet, tuple[BgpError, ...]]:
+    """Decode the attributes of a RIB entry: MP_REACH_NLRI holds only the next hop.
+
+    RFC 6396 4.3.4 abbreviates MP_REACH_NLRI to its Next Hop Length and Next Hop; some
+    writers put the whole attribute there anyway, which is accepted too.
+    """
+    try:
+        tlvs = walk_attributes(data, start, end)
+    except BgpError as exc:
+        return AttrSet(), (exc,)
+    nh = None
+    for _flags, code, vs, ve in tlvs:
+        if code == 14 and ve > vs:
+            if data[vs] == ve - vs - 1:  # abbreviated: length, next hop
+                nh = bytes(data[vs + 1 : ve])
+            elif ve - vs >= 4 and vs + 4 + data[vs + 3] <= ve:  # full MP_REACH_NLRI
+                nh = bytes(data[vs + 4 : vs + 4 + data[vs + 3]])
+            break
+    try:
+        return decode_attributes(data, tlvs, as4, True, nh)
+    except BgpError as exc:
+        return AttrSet(), (exc,)
+
+
+class MrtReader:
+    """Parses records from a byte buffer; ``read_mrt`` feeds it from a file."""
+
+    def __init__(self, interner: Interner | None = None) -> None:
+        self.interner = interner if interner is not None else Interner()
+        self.interner_v1 = Interner()
+
+    def _attrs(self, buf: bytes, a: int, b: int) -> tuple[AttrSet, BgpError | None]:
+        key = buf[a:b]
+        hit = self.interner.by_raw.get(key)
+        if hit is None:
+            attrs, errors = decode_rib_attributes(buf, a, b)
+            if not errors:
+                attrs = self.interner.intern(attrs)
+            hit = self.interner.by_raw[key] = (attrs, errors)
+        return hit[0], (hit[1][0] if hit[1] else None)
+
+    def rib(self, ts: int, sub: int, buf: bytes, p: int, end: int) -> RibRecord:
+        afi, safi = _RIB_AFI[sub]
+        addpath = sub >= 8
+        bits = 32 if afi == 1 else 128
+        seq = unpack_from("!I", buf, p)[0]
+        plen = buf[p + 4]
+        n = (plen + 7) >> 3
+        pfx, _ = decode_nlri(buf, p + 4, p + 5 + n, bits)
+        p += 5 + n
+        count = (buf[p] << 8) | buf[p + 1]
+        p += 2
+        entries = []
+        by_raw = self.interner.by_raw
+        for _ in range(count):
+            peer, orig = unpack_from("!HI", buf, p)
+            p += 6
+            pid = 0
+            if addpath:
+                pid = unpack_from("!I", buf, p)[0]
+                p += 4
+            alen = (buf[p] << 8) | buf[p + 1]
+            a = p + 2
+            p = a + alen
+            if p > end:
+                raise MrtError("RIB entry attributes overrun the record", ts, 13, sub)
+            hit = by_raw.get(buf[a:p])
+            if hit is not None and not hit[1]:
+                entries.append(RibEntry(peer, orig, hit[0], pid))
+            else:
+                attrs, err = self._attrs(buf, a, p)
+                entries.append(RibEntry(peer, orig, attrs, pid, err))
+        return RibRecord(ts, sub, afi, safi, seq, pfx[0], tuple(entries))
+
+    def peer_index(self, ts: int, buf: bytes, p: int, end: int) -> PeerIndexTable:
+        collector = bytes(buf[p : p + 4])
+        nlen = (buf[p + 4] << 8) | buf[p + 5]
+        name = bytes(buf[p + 6 : p + 6 + nlen]).decode("utf-8", "replace")
+        p += 6 + nlen
+        count = (buf[p] << 8) | buf[p + 1]
+        p += 2
+        peers = []
+        for _ in range(count):
+            ptype = buf[p]
+            bgp_id = bytes(buf[p + 1 : p + 5])
+            alen = 16 if ptype & 1 else 4
+            addr = bytes(buf[p + 5 : p + 5 + alen])
+            p += 5 + alen
+            if ptype & 2:
+                asn = unpack_from("!I", buf, p)[0]
+                p += 4
+            else:
+                asn = (buf[p] << 8) | buf[p + 1]
+                p += 2
+            peers.append(Peer(bgp_id, addr, asn, ptype))
+        if p > end:
+            raise MrtError("PEER_INDEX_TABLE overruns its record", ts, 13, 1)
+        return PeerIndexTable(ts, collector, name, tuple(peers))
+
+    def bgp4mp(
+        self, ts: int, typ: int, sub: int, buf: bytes, p: int, end: int
+    ) -> Bgp4mpMessage | Bgp4mpStateChange | UnknownRecord:
+        when: float = ts
+        et = typ == 17
+        if et:
+            when = ts + unpack_from("!I", buf, p)[0] / 1e6
+            p += 4
+        if sub not in (0, 1, 4, 5, 6, 7, 8, 9, 10, 11):
+            return UnknownRecord(ts, typ, sub, bytes(buf[p:end]))
+        as4 = sub in (4, 5, 7, 9, 11)
+        if as4:
+            peer_as, local_as = unpack_from("!II", buf, p)
+            p += 8
+        else:
+            peer_as, local_as = unpack_from("!HH", buf, p)
+            p += 4
+        ifindex, afi = unpack_from("!HH", buf, p)
+        p += 4
+        alen = 16 if afi == 2 else 4
+        if afi not in (1, 2):
+            raise MrtError(f"BGP4MP record with unknown AFI {afi}", ts, typ, sub)
+        peer_ip = bytes(buf[p : p + alen])
+        local_ip = bytes(buf[p + alen : p + 2 * alen])
+        p += 2 * alen
+        if p > end:
+            raise MrtError("BGP4MP header overruns its record", ts, typ, sub)
+        if sub in (0, 5):
+            old, new = unpack_from("!HH", buf, p)
+            return Bgp4mpStateChange(
+                when, sub, peer_as, local_as, ifindex, afi, peer_ip, local_ip, old, new, et
+            )
+        return Bgp4mpMessage(
+            when, sub, peer_as, local_as, ifindex, afi, peer_ip, local_ip, bytes(buf[p:end]), et
+        )
+
+    def table_dump(self, ts: int, sub: int, buf: bytes, p: int, end: int) -> TableDumpEntry:
+        view, seq = unpack_from("!HH", buf, p)
+        alen = 16 if sub == 2 else 4
+        net = int.from_bytes(buf[p + 4 : p + 4 + alen], "big")
+        p += 4 + alen
+        plen, status = buf[p], buf[p + 1]
+        if plen > alen * 8:
+            raise MrtError(f"TABLE_DUMP prefix length {plen}", ts, 12, sub)
+        orig = unpack_from("!I", buf, p + 2)[0]
+        peer_ip = bytes(buf[p + 6 : p + 6 + alen])
+        p += 6 + alen
+        peer_as, attr_len = unpack_from("!HH", buf, p)
+        a = p + 4
+        if a + attr_len > end:
+            raise MrtError("TABLE_DUMP attributes overrun the record", ts, 12, sub)
+        key = buf[a : a + attr_len]
+        hit = self.interner_v1.by_raw.get(key)
+        if hit is None:
+            attrs, errors = decode_rib_attributes(buf, a, a + attr_len, as4=False)
+            hit = self.interner_v1.by_raw[key] = (attrs, errors)
+        return TableDumpEntry(
+            ts,
+            sub,
+            view,
+            seq,
+            (net << 8) | plen,
+            status,
+            orig,
+            peer_ip,
+            peer_as,
+            hit[0],
+            hit[1][0] if hit[1] else None,
+        )
+
+    def record(self, ts: int, typ: int, sub: int, buf: bytes, p: int, end: int) -> MrtRecord:
+        try:
+            if typ == 13:
+                if sub in _RIB_AFI:
+                    return self.rib(ts, sub, buf, p, end)
+                if sub == 1:
+                    return self.peer_index(ts, buf, p, end)
+            elif typ in (16, 17):
+                return self.bgp4mp(ts, typ, sub, buf, p, end)
+            elif typ == 12 and sub in (1, 2):
+                return self.table_dump(ts, sub, buf, p, end)
+        except MrtError as exc:
+            return exc
+        except (IndexError, ValueError, BgpError) as exc:  # struct.error is a ValueError
+            return MrtError(f"truncated or malformed record: {exc}", ts, typ, sub)
+        return UnknownRecord(ts, typ, sub, bytes(buf[p:end]))
+
+
+def read_mrt(source: BinaryIO | bytes, reader: MrtReader | None = None) -> Iterator[MrtRecord]:
+    """Yield the records of an MRT stream, one at a time."""
+    stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    rd = reader if reader is not None else MrtReader()
+    rib = rd.rib
+    buf = b""
+    pos = 0
+    eof = False
+    broken: list[str] = []
+
+    def read(n: int) -> bytes:
+        try:
+            return stream.read(n)
+        except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip/bz2
+            broken.append(f"compressed stream is damaged: {exc}")
+            return b""
+
+    while True:
+        if len(buf) - pos < 12 or (eof is False and len(buf) - pos < CHUNK // 2):
+            if not eof:
+                more = read(CHUNK)
+                if not more:
+                    eof = True
+                buf = buf[pos:] + more
+                pos = 0
+            if len(buf) - pos < 12:
+                if broken:
+                    yield MrtError(broken[0])
+                elif len(buf) - pos:
+                    yield MrtError(f"{len(buf) - pos} trailing octets: truncated record header")
+                return
+        ts, typ, sub, length = unpack_from("!IHHI", buf, pos)
+        start = pos + 12
+        end = start + length
+        if end > len(buf):
+            if not eof:
+                more = read(max(CHUNK, end - len(buf)))
+                if not more:
+                    eof = True
+                buf = buf[pos:] + more
+                pos = 0
+                continue
+            yield MrtError(
+                broken[0] if broken else f"record of {length} octets truncated at end of file",
+                ts,
+                typ,
+                sub,
+            )
+            return
+        if typ == 13 and 2 <= sub <= 10 and sub != 6 and sub != 7:
+            try:
+                yield rib(ts, sub, buf, start, end)
+            except MrtError as exc:
+                yield exc
+            except (IndexError, ValueError, BgpError) as exc:
+                yield MrtError(f"truncated or malformed record: {exc}", ts, typ, sub)
+        else:
+            yield rd.record(ts, typ, sub, buf, start, end)
+        pos = end
