@@ -135,7 +135,7 @@ class AttrSet:
     large_communities: tuple[tuple[int, int, int], ...] = ()
     """LARGE_COMMUNITY (RFC 8092)."""
     unknown: tuple[RawTlv, ...] = ()
-    """Unrecognized optional transitive attributes, passed through (RFC 4271 5)."""
+    """Unrecognized optional attributes as received; see ``propagate`` (RFC 4271 5)."""
     wire: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     """(type code, flags) in wire order, for byte-exact re-encoding; () = canonical."""
 
@@ -530,9 +530,9 @@ def decode_attributes(
                     U.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
                     _tlv(flags, code, value),
                 )
-            if flags & AttrFlag.TRANSITIVE:  # RFC 4271 5: pass through; else drop
-                unknown.append((flags, code, bytes(value)))
-                wire.append((code, flags))
+            # kept as bytes; ``propagate`` drops the non-transitive ones (RFC 4271 5)
+            unknown.append((flags, code, bytes(value)))
+            wire.append((code, flags))
             continue
         try:
             if (flags & _O_T) != row.flags or (flags & AttrFlag.PARTIAL and row.flags != OPT_T):
@@ -674,10 +674,17 @@ def as4_merge(attrs: AttrSet) -> AttrSet:
 
 
 def propagate(attrs: AttrSet) -> AttrSet:
-    """RFC 4271 5: unrecognized optional transitive attributes go on with Partial set."""
+    """RFC 4271 5: what goes on to other peers of the unrecognized attributes.
+
+    An unrecognized optional transitive attribute is passed on with the Partial bit
+    set; an unrecognized optional non-transitive one is quietly dropped.
+    """
     if not attrs.unknown:
         return attrs
-    return attrs.replace(unknown=tuple((f | AttrFlag.PARTIAL, c, v) for f, c, v in attrs.unknown))
+    kept = tuple(
+        (f | AttrFlag.PARTIAL, c, v) for f, c, v in attrs.unknown if f & AttrFlag.TRANSITIVE
+    )
+    return attrs.replace(unknown=kept)
 
 
 class Interner:

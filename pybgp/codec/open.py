@@ -17,6 +17,7 @@ from struct import pack, unpack_from
 from typing import ClassVar
 
 from .errors import BgpError, ErrorSubcode, NotificationCode
+from .options import SessionOptions
 
 __all__ = [
     "CapabilityCode",
@@ -34,6 +35,7 @@ __all__ = [
     "Capability",
     "decode_open",
     "encode_open",
+    "negotiate_options",
 ]
 
 O = ErrorSubcode.Open
@@ -392,3 +394,30 @@ def encode_open(o: Open) -> bytes:
     else:
         opt = bytes((len(body),)) + body
     return pack("!BHH", o.version, o.my_as & 0xFFFF, o.hold_time) + o.bgp_id + opt
+
+
+def negotiate_options(sent: Open, received: Open) -> SessionOptions:
+    """The codec options of a session, from the side that sent ``sent`` (RFC 5492).
+
+    4-octet AS needs both (RFC 6793 4); ADD-PATH goes our way for an AFI/SAFI we may
+    send and the peer may receive (RFC 7911 5); Extended Message needs both (RFC 8654).
+    """
+
+    def addpath(o: Open) -> dict[tuple[int, int], int]:
+        return {
+            (a, s): d for c in o.capabilities if isinstance(c, AddPath) for a, s, d in c.afisafis
+        }
+
+    ours, theirs = addpath(sent), addpath(received)
+    tx = frozenset(k for k, d in ours.items() if d & 2 and theirs.get(k, 0) & 1)
+    rx = frozenset(k for k, d in ours.items() if d & 1 and theirs.get(k, 0) & 2)
+
+    def has(o: Open, cls: type) -> bool:
+        return any(isinstance(c, cls) for c in o.capabilities)
+
+    return SessionOptions(
+        four_octet_as=has(sent, FourOctetAs) and has(received, FourOctetAs),
+        addpath_rx=rx,
+        addpath_tx=tx,
+        extended_message=has(sent, ExtendedMessage) and has(received, ExtendedMessage),
+    )

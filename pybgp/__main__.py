@@ -1,0 +1,3 @@
+from pybgp.cli import main
+
+main()
