@@ -699,10 +699,11 @@ class Interner:
 
     def __init__(self) -> None:
         self.by_raw: dict[object, tuple[AttrSet, tuple[BgpError, ...]]] = {}
-        self.by_value: dict[AttrSet, AttrSet] = {}
+        self.by_value: dict[tuple[AttrSet, tuple[tuple[int, int], ...]], AttrSet] = {}
 
     def intern(self, attrs: AttrSet) -> AttrSet:
-        return self.by_value.setdefault(attrs, attrs)
+        """The shared object equal to ``attrs`` with the same wire form."""
+        return self.by_value.setdefault((attrs, attrs.wire), attrs)
 
     def __len__(self) -> int:
         return len(self.by_raw)
