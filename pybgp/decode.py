@@ -38,11 +38,13 @@ __all__ = ["Decoded", "DecodeFormatError", "detect_format", "decode_file", "coun
 
 _ALL_UNICAST = frozenset({(1, 1), (1, 2), (2, 1), (2, 2)})
 _AS2 = SessionOptions(four_octet_as=False)
+_AS4X = SessionOptions(extended_message=True)  # MRT does not say; allow 65535 octets
+_AS2X = SessionOptions(four_octet_as=False, extended_message=True)
 _BGP4MP_OPTIONS = {
-    (False, False): _AS2,
-    (True, False): SessionOptions(),
-    (False, True): _AS2.symmetric(_ALL_UNICAST),
-    (True, True): SessionOptions().symmetric(_ALL_UNICAST),
+    (False, False): _AS2X,
+    (True, False): _AS4X,
+    (False, True): _AS2X.symmetric(_ALL_UNICAST),
+    (True, True): _AS4X.symmetric(_ALL_UNICAST),
 }
 
 
@@ -246,18 +248,7 @@ def _decode_mrt(stream: Any) -> Iterator[Decoded]:
                     route["error"] = error_dict(e.error)
                 yield Decoded({}, body=route, failed=e.error is not None)
         elif isinstance(rec, Bgp4mpMessage):
-            opts = _BGP4MP_OPTIONS[(rec.as4, rec.addpath)]
-            ctx = {
-                "timestamp": rec.timestamp,
-                "peer_as": rec.peer_as,
-                "peer_ip": ip_text(rec.peer_ip),
-                "local_as": rec.local_as,
-                "local_ip": ip_text(rec.local_ip),
-            }
-            interner = interners.get(opts)
-            if interner is None:
-                interner = interners[opts] = Interner()
-            yield _one(rec.data, opts, ctx, interner)
+            yield _bgp4mp(rec, interners)
         elif isinstance(rec, PeerIndexTable):
             peers = rec.peers
             yield Decoded(
@@ -319,6 +310,28 @@ def _decode_mrt(stream: Any) -> Iterator[Decoded]:
             )
 
 
+def _bgp4mp(rec: Bgp4mpMessage, interners: dict[SessionOptions, Interner]) -> Decoded:
+    opts = _BGP4MP_OPTIONS[(rec.as4, rec.addpath)]
+    ctx = {
+        "timestamp": rec.timestamp,
+        "peer_as": rec.peer_as,
+        "peer_ip": ip_text(rec.peer_ip),
+        "local_as": rec.local_as,
+        "local_ip": ip_text(rec.local_ip),
+    }
+    d = _one(rec.data, opts, ctx, interners.setdefault(opts, Interner()))
+    if not d.ok and rec.data[18:19] == b"\x02":
+        # some writers (BIRD's mrtdump) log ADD-PATH sessions with the plain
+        # subtypes: try the other ADD-PATH setting before calling it malformed
+        alt = _BGP4MP_OPTIONS[(rec.as4, not rec.addpath)]
+        d2 = _one(
+            rec.data, alt, {**ctx, "options": "guessed"}, interners.setdefault(alt, Interner())
+        )
+        if d2.ok:
+            return d2
+    return d
+
+
 def _fmt(prefix: int, afi: int) -> str:
     from .codec.nlri import format_prefix
 
@@ -367,9 +380,7 @@ def count_file(path: str, fmt: str | None = None) -> Counts:
                         c.errors += 1
             elif isinstance(rec, Bgp4mpMessage):
                 c.messages += 1
-                opts = _BGP4MP_OPTIONS[(rec.as4, rec.addpath)]
-                interner = interners.setdefault(opts, Interner())
-                _count_message(c, _one(rec.data, opts, {}, interner), seen)
+                _count_message(c, _bgp4mp(rec, interners), seen)
             elif isinstance(rec, MrtError) or (
                 isinstance(rec, TableDumpEntry) and rec.error is not None
             ):
