@@ -53,14 +53,13 @@ _RIB_AFI = {
 
 def open_maybe_compressed(path: str) -> BinaryIO:
     """Open ``path`` for reading, through gzip or bz2 when its first bytes say so."""
-    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    head = raw.read(3)
-    raw.seek(0)
+    with open(path, "rb") as f:
+        head = f.read(3)
     if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     if head == b"BZh":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
-    return raw
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115 - returned to the caller
 
 
 def is_mrt(head: bytes) -> bool:
@@ -69,9 +68,9 @@ def is_mrt(head: bytes) -> bool:
         return False
     mrt_type, subtype, length = unpack_from("!HHI", head, 4)
     if mrt_type == 13:
-        return 1 <= subtype <= 12 and length < 1 << 24
+        return bool(1 <= subtype <= 12 and length < 1 << 24)
     if mrt_type in (16, 17):
-        return subtype <= 11 and length < 1 << 20
+        return bool(subtype <= 11 and length < 1 << 20)
     return mrt_type == 12 and subtype in (1, 2) and length < 1 << 20
 
 
