@@ -26,14 +26,14 @@ EXPECTED: dict[str, Any] = json.loads((GOLDEN / "expected.json").read_text())["c
 FAMILY = {"ipv4_unicast": (1, 1), "ipv6_unicast": (2, 1)}
 
 
-def _decoded(name: str) -> list[Decoded]:
-    items = list(decode_file(str(GOLDEN / name)))
+def _decoded(name: str, where: Path = GOLDEN) -> list[Decoded]:
+    items = list(decode_file(str(where / name)))
     assert items, name
     return items
 
 
-def _sender_items(name: str, items: list[Decoded]) -> list[Decoded]:
-    sender = EXPECTED[name]["sender"]["address"]
+def _sender_items(spec: dict[str, Any], items: list[Decoded]) -> list[Decoded]:
+    sender = spec["sender"]["address"]
     return [d for d in items if d.context["src"].rsplit(":", 1)[0].strip("[]") == sender]
 
 
@@ -96,10 +96,8 @@ def _matches(want: dict[str, Any], got: dict[str, Any]) -> bool:
     return all(key not in want or want[key] == value for key, value in checks)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED), ids=str)
-def test_announced_paths_match_configuration(name: str) -> None:
-    spec = EXPECTED[name]
-    announced, _ = _paths(_sender_items(name, _decoded(name)))
+def check_announced(name: str, spec: dict[str, Any], items: list[Decoded]) -> None:
+    announced, _ = _paths(_sender_items(spec, items))
     for fam, wants in spec["announced"].items():
         for want in wants:
             hits = [g for g in announced if g["family"] == fam and _matches(want, g)]
@@ -108,10 +106,8 @@ def test_announced_paths_match_configuration(name: str) -> None:
                 assert "link_local" in hits[0]["attributes"]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED), ids=str)
-def test_withdrawals_name_the_announced_path_ids(name: str) -> None:
-    spec = EXPECTED[name]
-    announced, withdrawn = _paths(_sender_items(name, _decoded(name)))
+def check_withdrawn(name: str, spec: dict[str, Any], items: list[Decoded]) -> None:
+    announced, withdrawn = _paths(_sender_items(spec, items))
     for fam, wants in spec.get("withdrawn", {}).items():
         for want in wants:
             path_id = None
@@ -124,10 +120,7 @@ def test_withdrawals_name_the_announced_path_ids(name: str) -> None:
             assert expect in withdrawn, f"{name}: {expect} not withdrawn; got {withdrawn}"
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED), ids=str)
-def test_negotiation_and_notification(name: str) -> None:
-    spec = EXPECTED[name]
-    items = _decoded(name)
+def check_negotiation(name: str, spec: dict[str, Any], items: list[Decoded]) -> None:
     opens = [d.message for d in items if isinstance(d.message, Open)]
     assert len(opens) == 2
     four = all(o.find(FourOctetAs) for o in opens)
@@ -135,7 +128,7 @@ def test_negotiation_and_notification(name: str) -> None:
     for o in opens:
         if o.asn > 0xFFFF:
             assert o.my_as == 23456  # AS_TRANS in My Autonomous System (RFC 6793 4.1)
-    sender = _sender_items(name, items)
+    sender = _sender_items(spec, items)
     for fam, direction in spec["negotiated"]["add_path"].items():
         assert direction == "sender->receiver"
         assert any(o.find(AddPath) for o in opens)
@@ -157,10 +150,18 @@ def test_negotiation_and_notification(name: str) -> None:
     assert [(n.code, n.subcode) for n in notes] == [(want["code"], want["subcode"])]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED), ids=str)
-def test_every_message_roundtrips(name: str) -> None:
-    for d in _decoded(name):
+def check_roundtrip(name: str, spec: dict[str, Any], items: list[Decoded]) -> None:
+    for d in items:
         assert d.ok, (d.context, d.error, d.body)
         assert d.message is not None and d.raw is not None and d.options is not None
         opts = d.options.symmetric(d.options.addpath_rx)
         assert encode_message(d.message, opts) == d.raw, d.context
+
+
+CHECKS = (check_announced, check_withdrawn, check_negotiation, check_roundtrip)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", sorted(EXPECTED), ids=str)
+def test_golden(name: str, check: Any) -> None:
+    check(name, EXPECTED[name], _decoded(name))
