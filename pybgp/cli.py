@@ -43,14 +43,23 @@ def _emit(obj: dict[str, Any]) -> None:
     "--roundtrip", is_flag=True, help="Re-encode every message and report those whose bytes differ."
 )
 @click.option("--count", is_flag=True, help="Print only message, prefix and error counts.")
-def decode(file: str, fmt: str | None, as_json: bool, roundtrip: bool, count: bool) -> None:
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=179,
+    show_default=True,
+    help="TCP port of the BGP sessions in a capture.",
+)
+def decode(
+    file: str, fmt: str | None, as_json: bool, roundtrip: bool, count: bool, port: int
+) -> None:
     """Decode a pcap/pcapng capture, an MRT file or hex lines (gzip/bzip2 too)."""
     from .decode import DecodeFormatError, count_file, decode_file
     from .render import message_dict, message_line
 
     try:
         if count:
-            c = count_file(file, fmt)
+            c = count_file(file, fmt, port)
             if as_json:
                 _emit(c.as_dict())
             else:
@@ -58,7 +67,7 @@ def decode(file: str, fmt: str | None, as_json: bool, roundtrip: bool, count: bo
                     click.echo(f"{k:15} {v}")
             sys.exit(0 if c.errors == 0 else 1)
         bad = differ = total = 0
-        for d in decode_file(file, fmt):
+        for d in decode_file(file, fmt, port):
             total += 1
             if not d.ok:
                 bad += 1

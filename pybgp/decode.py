@@ -104,11 +104,14 @@ def _head(path: str) -> bytes:
             raise DecodeFormatError(f"{path}: damaged compressed file: {exc}") from None
 
 
-def decode_file(path: str, fmt: str | None = None) -> Iterator[Decoded]:
-    """Decode everything in ``path``; ``fmt`` forces ``pcap``, ``mrt`` or ``hex``."""
+def decode_file(path: str, fmt: str | None = None, port: int = 179) -> Iterator[Decoded]:
+    """Decode everything in ``path``; ``fmt`` forces ``pcap``, ``mrt`` or ``hex``.
+
+    ``port`` is the TCP port whose streams a capture is searched for.
+    """
     fmt = fmt or detect_format(_head(path))
     if fmt == "pcap":
-        yield from _decode_capture(_read_all(path))
+        yield from _decode_capture(_read_all(path), port)
     elif fmt == "mrt":
         with open_maybe_compressed(path) as f:
             yield from _decode_mrt(f)
@@ -144,24 +147,25 @@ def _decode_hex(data: bytes) -> Iterator[Decoded]:
         yield _one(raw, SessionOptions(), ctx)
 
 
-def _decode_capture(data: bytes) -> Iterator[Decoded]:
+def _decode_capture(data: bytes, port: int = 179) -> Iterator[Decoded]:
     opens: dict[tuple[str, str], Open] = {}
     options: dict[tuple[str, str], SessionOptions] = {}
     guessed: dict[tuple[str, str], SessionOptions] = {}
     try:
-        items = list(read_capture(data))
+        items = list(read_capture(data, port))
     except CaptureError as exc:
         raise DecodeFormatError(str(exc)) from None
     for item in items:
         if isinstance(item, CaptureGap):
+            # a capture artefact, not a malformed message: reported, not a failure
+            what = (
+                f"{item.missing} octets missing from the capture"
+                if item.missing
+                else "bytes skipped to resynchronize on a BGP marker"
+            )
             yield Decoded(
                 {"src": item.src, "dst": item.dst, "timestamp": item.timestamp},
-                failed=True,
-                body={
-                    "type": "GAP",
-                    "missing": item.missing,
-                    "error": {"reason": f"{item.missing} octets missing from the capture"},
-                },
+                body={"type": "GAP", "missing": item.missing, "warning": what},
             )
             continue
         key = (item.src, item.dst)
@@ -356,13 +360,15 @@ class Counts:
         }
 
 
-def count_file(path: str, fmt: str | None = None) -> Counts:
+def count_file(path: str, fmt: str | None = None, port: int = 179) -> Counts:
     """Decode everything, keep only counts.  MRT RIB dumps take the fast path."""
     fmt = fmt or detect_format(_head(path))
     c = Counts()
     if fmt != "mrt":
         seen: set[int] = set()
-        for d in decode_file(path, fmt):
+        for d in decode_file(path, fmt, port):
+            if d.message is None and d.error is None and d.body is not None:
+                continue  # capture gaps are not messages
             c.messages += 1
             _count_message(c, d, seen)
         c.attribute_sets = len(seen)

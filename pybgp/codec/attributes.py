@@ -237,7 +237,7 @@ def _dec_atomic(v: bytes, c: _Ctx) -> bool:
 
 
 def _dec_aggregator(v: bytes, c: _Ctx) -> Aggregator:
-    if c.as4:
+    if c.as4 or (c.mrt and len(v) == 8):  # OpenBGPD's TABLE_DUMP has a 4-octet AGGREGATOR
         _fixed(8, v)
         return int.from_bytes(v[:4], "big"), bytes(v[4:])
     _fixed(6, v)

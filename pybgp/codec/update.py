@@ -28,7 +28,8 @@ __all__ = ["Update", "MpReach", "MpUnreach", "decode_update", "encode_update", "
 
 U = ErrorSubcode.Update
 _NLRI_BITS = {(1, 1): 32, (1, 2): 32, (2, 1): 128, (2, 2): 128}
-_NH_LENGTHS = {1: (4, 16, 32), 2: (16, 32)}
+# RFC 4760 3 / RFC 8950: an IPv4 next hop for IPv6 NLRI and the reverse are both seen
+_NH_LENGTHS = {1: (4, 16, 32), 2: (4, 16, 32)}
 
 
 @dataclass(frozen=True, slots=True)

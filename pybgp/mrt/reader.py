@@ -59,7 +59,7 @@ def open_maybe_compressed(path: str) -> BinaryIO:
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if head == b"BZh":
         return bz2.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # noqa: SIM115 - returned to the caller
+    return open(path, "rb")
 
 
 def is_mrt(head: bytes) -> bool:
