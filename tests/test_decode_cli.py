@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from pybgp.cli import main
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.message import Keepalive, encode_message
-from pybgp.codec.notification import Notification
 from pybgp.codec.nlri import parse_prefix
+from pybgp.codec.notification import Notification
 from pybgp.codec.options import SessionOptions
 from pybgp.codec.update import MpReach, Update
 

@@ -620,8 +620,8 @@ def _canonical_order(
     present: list[tuple[int, int]] = [(code, MP_FLAGS) for code in mp]
     for row in _ROWS:
         value = getattr(attrs, row.slot)
-        if value is None or value is False or value == ():
-            continue
+        if value is None or value is False or (value == () and row.code != AttrType.AS_PATH):
+            continue  # an empty AS_PATH is still sent (RFC 4271 5.1.2: iBGP origination)
         present.append((row.code, row.flags))
     if not options.four_octet_as:
         # RFC 6793 4.2.2: carry the real path in AS4_PATH when it holds a 4-octet ASN
