@@ -144,7 +144,7 @@ def _decode_hex(data: bytes) -> Iterator[Decoded]:
         except (binascii.Error, ValueError):
             yield Decoded(ctx, failed=True, body={"error": {"reason": "not hex"}})
             continue
-        yield _one(raw, SessionOptions(), ctx)
+        yield _one(raw, _AS4X, ctx)  # hex lines say nothing of the session: allow 65535
 
 
 def _decode_capture(data: bytes, port: int = 179) -> Iterator[Decoded]:
@@ -198,12 +198,7 @@ def _decode_capture(data: bytes, port: int = 179) -> Iterator[Decoded]:
         yield d
 
 
-_GUESSES = (
-    SessionOptions(),
-    _AS2,
-    SessionOptions().symmetric(_ALL_UNICAST),
-    _AS2.symmetric(_ALL_UNICAST),
-)
+_GUESSES = (_AS4X, _AS2X, _AS4X.symmetric(_ALL_UNICAST), _AS2X.symmetric(_ALL_UNICAST))
 
 
 def _guess(raw: bytes, ctx: dict[str, Any], last: SessionOptions | None) -> Decoded:

@@ -590,6 +590,8 @@ def encode_attributes(
     order = attrs.wire
     if not order:
         order = _canonical_order(attrs, options, mp)
+    elif not options.four_octet_as:
+        order = order + tuple((c, OPT_T) for c in _as4_needed(attrs) if (c, OPT_T) not in order)
     out = []
     unknown = {code: (flags, value) for flags, code, value in attrs.unknown}
     for code, flags in order:
@@ -620,18 +622,24 @@ def _canonical_order(
     present: list[tuple[int, int]] = [(code, MP_FLAGS) for code in mp]
     for row in _ROWS:
         value = getattr(attrs, row.slot)
-        if value is None or value is False or (value == () and row.code != AttrType.AS_PATH):
+        if value is None or value is False or (value == () and row.code not in (2, 17)):
             continue  # an empty AS_PATH is still sent (RFC 4271 5.1.2: iBGP origination)
         present.append((row.code, row.flags))
     if not options.four_octet_as:
-        # RFC 6793 4.2.2: carry the real path in AS4_PATH when it holds a 4-octet ASN
-        if attrs.as4_path is None and _needs_as4(attrs.as_path):
-            present.append((17, OPT_T))
-        if attrs.as4_aggregator is None and attrs.aggregator and attrs.aggregator[0] > 0xFFFF:
-            present.append((18, OPT_T))
+        present.extend((code, OPT_T) for code in _as4_needed(attrs))
     present.extend((code, flags) for flags, code, _ in attrs.unknown)
     present.sort()
     return tuple(present)
+
+
+def _as4_needed(attrs: AttrSet) -> list[int]:
+    """RFC 6793 4.2.2: AS4_PATH / AS4_AGGREGATOR a 2-octet peer needs to see the real ASNs."""
+    codes = []
+    if attrs.as4_path is None and _needs_as4(attrs.as_path):
+        codes.append(17)
+    if attrs.as4_aggregator is None and attrs.aggregator and attrs.aggregator[0] > 0xFFFF:
+        codes.append(18)
+    return codes
 
 
 def _needs_as4(path: AsPath | None) -> bool:

@@ -52,13 +52,13 @@ def check_header(data: bytes | bytearray, offset: int = 0, max_len: int = 65535)
     return length, mtype
 
 
-def frame(data: bytes) -> bytes:
-    """Check that ``data`` is exactly one whole message; return it."""
+def frame(data: bytes, max_len: int = 65535) -> bytes:
+    """Check that ``data`` is exactly one whole message of at most ``max_len``."""
     if len(data) < HEADER_LEN:
         raise header_error(
             f"message of {len(data)} octets is shorter than a header", H.BAD_MESSAGE_LENGTH
         )
-    length, _ = check_header(data)
+    length, _ = check_header(data, 0, max_len)
     if length != len(data):
         raise header_error(
             f"length field {length} but {len(data)} octets",

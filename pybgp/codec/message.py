@@ -48,8 +48,9 @@ def decode_message(
     interner: Interner | None = None,
 ) -> Message:
     """Decode one whole message (header included).  Raises only ``BgpError``."""
-    frame(data)
-    mtype = data[18]
+    mtype = data[18] if len(data) > 18 else 0
+    # RFC 8654 4: only UPDATE, NOTIFICATION and ROUTE-REFRESH may exceed 4096 octets
+    frame(data, 4096 if mtype in (1, 4) else options.max_message)
     body = data[HEADER_LEN:]
     try:
         if mtype == MessageType.UPDATE:
@@ -61,7 +62,9 @@ def decode_message(
         if mtype == MessageType.NOTIFICATION:
             return decode_notification(body)
         return decode_route_refresh(body)
-    except BgpError:
+    except BgpError as exc:
+        if exc.code == NotificationCode.ROUTE_REFRESH_MESSAGE_ERROR:
+            exc.data = bytes(data)  # RFC 7313 5: the data is the whole ROUTE-REFRESH message
         raise
     except (IndexError, ValueError, OverflowError) as exc:  # a codec bug, never the peer's
         raise BgpError(

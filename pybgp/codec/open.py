@@ -220,10 +220,13 @@ class Fqdn:
         rest = v[1 + hl :]
         dom = b""
         if rest:
-            if len(rest) < 1 + rest[0]:
+            if len(rest) != 1 + rest[0]:
                 raise _Bad("FQDN capability domain length")
-            dom = rest[1 : 1 + rest[0]]
-        return Fqdn(host.decode("utf-8", "replace"), dom.decode("utf-8", "replace"))
+            dom = rest[1:]
+        try:  # anything we could not re-encode exactly stays a RawCapability
+            return Fqdn(host.decode("utf-8"), dom.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _Bad("FQDN capability is not UTF-8") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,56 +263,75 @@ class MrtReader:
         return UnknownRecord(ts, typ, sub, bytes(buf[p:end]))
 
 
+class ByteWindow:
+    """The unread part of an MRT stream, refilled in ``CHUNK`` reads.
+
+    ``buf[pos:]`` is what has been read and not consumed.  A damaged gzip/bz2 stream
+    ends the input; ``broken`` says why.
+    """
+
+    def __init__(self, source: BinaryIO | bytes) -> None:
+        self.stream: BinaryIO = (
+            io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+        )
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+        self.broken: str | None = None
+
+    def fill(self, need: int) -> bool:
+        """Read until ``need`` octets are available; False at the end of the input."""
+        while len(self.buf) - self.pos < need and not self.eof:
+            try:
+                more = self.stream.read(max(CHUNK, need - len(self.buf) + self.pos))
+            except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip/bz2
+                self.broken = f"compressed stream is damaged: {exc}"
+                more = b""
+            if not more:
+                self.eof = True
+            self.buf = self.buf[self.pos :] + more
+            self.pos = 0
+        return len(self.buf) - self.pos >= need
+
+    def tail_error(self) -> MrtError | None:
+        """What is wrong with the end of the input, if anything."""
+        left = len(self.buf) - self.pos
+        if self.broken:
+            return MrtError(self.broken)
+        if 0 < left < 12:
+            return MrtError(f"{left} trailing octets: truncated record header")
+        if left:
+            ts, typ, sub, length = unpack_from("!IHHI", self.buf, self.pos)
+            return MrtError(f"record of {length} octets truncated at end of file", ts, typ, sub)
+        return None
+
+
 def read_mrt(source: BinaryIO | bytes, reader: MrtReader | None = None) -> Iterator[MrtRecord]:
     """Yield the records of an MRT stream, one at a time."""
-    stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    w = ByteWindow(source)
     rd = reader if reader is not None else MrtReader()
     rib = rd.rib
-    buf = b""
-    pos = 0
-    eof = False
-    broken: list[str] = []
-
-    def read(n: int) -> bytes:
-        try:
-            return stream.read(n)
-        except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip/bz2
-            broken.append(f"compressed stream is damaged: {exc}")
-            return b""
-
+    half = CHUNK // 2
     while True:
-        if len(buf) - pos < 12 or (eof is False and len(buf) - pos < CHUNK // 2):
-            if not eof:
-                more = read(CHUNK)
-                if not more:
-                    eof = True
-                buf = buf[pos:] + more
-                pos = 0
-            if len(buf) - pos < 12:
-                if broken:
-                    yield MrtError(broken[0])
-                elif len(buf) - pos:
-                    yield MrtError(f"{len(buf) - pos} trailing octets: truncated record header")
-                return
+        if len(w.buf) - w.pos < half and not w.eof:
+            w.fill(half)
+        buf, pos = w.buf, w.pos
+        if len(buf) - pos < 12:
+            err = w.tail_error()
+            if err is not None:
+                yield err
+            return
         ts, typ, sub, length = unpack_from("!IHHI", buf, pos)
         start = pos + 12
         end = start + length
         if end > len(buf):
-            if not eof:
-                more = read(max(CHUNK, end - len(buf)))
-                if not more:
-                    eof = True
-                buf = buf[pos:] + more
-                pos = 0
+            if w.fill(12 + length):
                 continue
-            yield MrtError(
-                broken[0] if broken else f"record of {length} octets truncated at end of file",
-                ts,
-                typ,
-                sub,
-            )
+            err = w.tail_error()
+            if err is not None:
+                yield err
             return
-        if typ == 13 and 2 <= sub <= 10 and sub != 6 and sub != 7:
+        if typ == 13 and 2 <= sub <= 11 and sub != 6 and sub != 7:
             try:
                 yield rib(ts, sub, buf, start, end)
             except MrtError as exc:
@@ -321,4 +340,4 @@ def read_mrt(source: BinaryIO | bytes, reader: MrtReader | None = None) -> Itera
                 yield MrtError(f"truncated or malformed record: {exc}", ts, typ, sub)
         else:
             yield rd.record(ts, typ, sub, buf, start, end)
-        pos = end
+        w.pos = end
