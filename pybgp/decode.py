@@ -32,6 +32,7 @@ from .mrt.records import (
     TableDumpEntry,
     UnknownRecord,
 )
+from .mrt.routes import RouteBatch, read_routes
 from .render import attrs_dict, error_dict, ip_text
 
 __all__ = ["Decoded", "DecodeFormatError", "detect_format", "decode_file", "count_file"]
@@ -356,7 +357,10 @@ class Counts:
 
 
 def count_file(path: str, fmt: str | None = None, port: int = 179) -> Counts:
-    """Decode everything, keep only counts.  MRT RIB dumps take the fast path."""
+    """Decode everything, keep only counts.  MRT RIB dumps take the columnar path.
+
+    Each RIB entry counts as one message (a route), as ``decode`` prints one per route.
+    """
     fmt = fmt or detect_format(_head(path))
     c = Counts()
     if fmt != "mrt":
@@ -372,26 +376,24 @@ def count_file(path: str, fmt: str | None = None, port: int = 179) -> Counts:
     with open_maybe_compressed(path) as f:
         seen = set()
         interners: dict[SessionOptions, Interner] = {}
-        for rec in read_mrt(f, reader):
-            if type(rec) is RibRecord:
-                c.messages += 1
+        for rec in read_routes(f, reader):
+            c.messages += 1
+            if type(rec) is RouteBatch:
+                c.messages += len(rec.prefixes) - 1
+                c.announced += len(rec.prefixes)
+                c.errors += len(rec.errors)
+            elif isinstance(rec, RibRecord):
                 c.announced += len(rec.entries)
-                for e in rec.entries:
-                    if e.error is not None:
-                        c.errors += 1
+                c.errors += sum(e.error is not None for e in rec.entries)
             elif isinstance(rec, Bgp4mpMessage):
-                c.messages += 1
                 _count_message(c, _bgp4mp(rec, interners), seen)
             elif isinstance(rec, MrtError) or (
                 isinstance(rec, TableDumpEntry) and rec.error is not None
             ):
-                c.messages += 1
                 c.errors += 1
-            else:
-                c.messages += 1
-                if isinstance(rec, TableDumpEntry):
-                    c.announced += 1
-        c.attribute_sets = len(reader.interner.by_value) + len(seen)
+            elif isinstance(rec, TableDumpEntry):
+                c.announced += 1
+        c.attribute_sets = len(reader.interner.by_raw) + len(seen)
     return c
 
 

@@ -165,6 +165,9 @@ class _Ctx:
         self.mrt = mrt
 
 
+_CTX = {(a, m): _Ctx(a, m) for a in (False, True) for m in (False, True)}
+
+
 class _Malformed(Exception):
     """Raised by a row's decoder; the walk turns it into the row's RFC 7606 action."""
 
@@ -439,6 +442,7 @@ _ROWS = (
     ),
 )
 ATTRIBUTES: dict[int, AttrRow] = {row.code: row for row in _ROWS}
+_SLOTS = {row.code: row.slot for row in _ROWS}
 """The attribute table.  MP_REACH/MP_UNREACH (14, 15) are handled by ``update``."""
 MP_FLAGS = OPT  # RFC 4760 3/4: optional non-transitive
 _SLOT_CODE = {row.slot: row.code for row in _ROWS}
@@ -494,14 +498,20 @@ def decode_attributes(
     as4: bool,
     mrt: bool = False,
     mp_next_hop: bytes | None = None,
+    cache: dict[bytes, Any] | None = None,
 ) -> tuple[AttrSet, tuple[BgpError, ...]]:
     """Decode walked TLVs into an (uninterned) set plus the RFC 7606 outcomes.
 
     MP_REACH/MP_UNREACH TLVs are skipped here (``update`` decodes them) but keep their
     place in ``wire``.  Errors with a session-reset action are raised; weaker ones are
-    returned, strongest first.
+    returned, strongest first.  ``cache`` maps a whole attribute TLV (flags included)
+    to its decoded value: distinct sets of a full table share most of their attributes,
+    so each AS_PATH or COMMUNITIES value is decoded once.  It must belong to one
+    decoding context (ASN width, MRT), as an :class:`Interner` does.
     """
-    ctx = _Ctx(as4, mrt)
+    ctx = _CTX[as4, mrt]
+    if cache is None:
+        cache = {}
     values: dict[str, Any] = {}
     wire: list[tuple[int, int]] = []
     unknown: list[RawTlv] = []
@@ -520,6 +530,13 @@ def decode_attributes(
         if code in (14, 15):
             wire.append((code, flags))
             continue
+        if code in ATTRIBUTES:
+            key = data[vs - (4 if flags & 0x10 else 3) : ve]
+            hit = cache.get(key)
+            if hit is not None:
+                values[_SLOTS[code]] = hit
+                wire.append((code, flags))
+                continue
         row = ATTRIBUTES.get(code)
         value = data[vs:ve]
         if row is None:
@@ -540,7 +557,7 @@ def decode_attributes(
                 raise _Malformed(
                     f"flags 0x{flags:02x} wrong for {row.name}", U.ATTRIBUTE_FLAGS_ERROR
                 )
-            values[row.slot] = row.decode(value, ctx)
+            values[row.slot] = cache[key] = row.decode(value, ctx)
             wire.append((code, flags))
         except _Malformed as exc:
             err = BgpError(
@@ -703,10 +720,11 @@ class Interner:
     decoding context (ASN width, MRT or not).
     """
 
-    __slots__ = ("by_raw", "by_value")
+    __slots__ = ("by_raw", "by_value", "values")
 
     def __init__(self) -> None:
         self.by_raw: dict[object, tuple[AttrSet, tuple[BgpError, ...]]] = {}
+        self.values: dict[bytes, Any] = {}  # attribute TLV -> decoded value
         self.by_value: dict[tuple[AttrSet, tuple[tuple[int, int], ...]], AttrSet] = {}
 
     def intern(self, attrs: AttrSet) -> AttrSet:
@@ -719,3 +737,4 @@ class Interner:
     def clear(self) -> None:
         self.by_raw.clear()
         self.by_value.clear()
+        self.values.clear()

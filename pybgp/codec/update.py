@@ -222,8 +222,9 @@ def _decode_block(
     hit = interner.by_raw.get(key) if key is not None else None
     if hit is not None:
         return hit[0], hit[1], mp_reach, mp_unreach
-    attrs, errors = decode_attributes(body, tlvs, options.four_octet_as, False, mp_nh)
-    attrs = interner.intern(attrs) if not errors else attrs
+    attrs, errors = decode_attributes(
+        body, tlvs, options.four_octet_as, False, mp_nh, interner.values
+    )
     if key is not None:
         interner.by_raw[key] = (attrs, errors)
     if mp_errors:

@@ -18,7 +18,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from struct import unpack_from
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..codec.attributes import AttrSet, Interner, decode_attributes, walk_attributes
 from ..codec.errors import BgpError
@@ -75,7 +75,7 @@ def is_mrt(head: bytes) -> bool:
 
 
 def decode_rib_attributes(
-    data: bytes, start: int, end: int, as4: bool = True
+    data: bytes, start: int, end: int, as4: bool = True, cache: dict[bytes, Any] | None = None
 ) -> tuple[AttrSet, tuple[BgpError, ...]]:
     """Decode the attributes of a RIB entry: MP_REACH_NLRI holds only the next hop.
 
@@ -95,7 +95,7 @@ def decode_rib_attributes(
                 nh = bytes(data[vs + 4 : vs + 4 + data[vs + 3]])
             break
     try:
-        return decode_attributes(data, tlvs, as4, True, nh)
+        return decode_attributes(data, tlvs, as4, True, nh, cache)
     except BgpError as exc:
         return AttrSet(), (exc,)
 
@@ -111,9 +111,7 @@ class MrtReader:
         key = buf[a:b]
         hit = self.interner.by_raw.get(key)
         if hit is None:
-            attrs, errors = decode_rib_attributes(buf, a, b)
-            if not errors:
-                attrs = self.interner.intern(attrs)
+            attrs, errors = decode_rib_attributes(buf, a, b, True, self.interner.values)
             hit = self.interner.by_raw[key] = (attrs, errors)
         return hit[0], (hit[1][0] if hit[1] else None)
 
@@ -229,7 +227,9 @@ class MrtReader:
         key = buf[a : a + attr_len]
         hit = self.interner_v1.by_raw.get(key)
         if hit is None:
-            attrs, errors = decode_rib_attributes(buf, a, a + attr_len, as4=False)
+            attrs, errors = decode_rib_attributes(
+                buf, a, a + attr_len, False, self.interner_v1.values
+            )
             hit = self.interner_v1.by_raw[key] = (attrs, errors)
         return TableDumpEntry(
             ts,
