@@ -575,7 +575,19 @@ def decode_attributes(
     if mp_next_hop is not None:
         values["mp_next_hop"] = mp_next_hop
     errors.sort(key=lambda e: -e.action)
-    return AttrSet(wire=tuple(wire), **values), tuple(errors)
+    layout = tuple(wire)
+    layout = _LAYOUTS.get(layout) or _layout(layout)
+    return AttrSet(wire=layout, **values), tuple(errors)
+
+
+_LAYOUTS: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = {}
+
+
+def _layout(layout: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """Share the few distinct attribute layouts (order and flags) between sets."""
+    if len(_LAYOUTS) < 65536:  # bounded: a hostile peer cannot grow it for ever
+        _LAYOUTS[layout] = layout
+    return layout
 
 
 def _tlv(flags: int, code: int, value: bytes) -> bytes:
