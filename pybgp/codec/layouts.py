@@ -91,7 +91,7 @@ MIN_LENGTH = {1: 29, 2: 23, 3: 21, 4: 19, 5: 23}
 """RFC 4271 4.1 / 6.1: the smallest legal Length per message Type."""
 NLRI_BITS = {(1, 1): 32, (1, 2): 32, (2, 1): 128, (2, 2): 128}
 """AFI/SAFIs whose NLRI are plain prefixes, and their address width."""
-NEXT_HOP_LENGTHS = {1: (4, 16, 32), 2: (16, 32)}
+NEXT_HOP_LENGTHS = {1: (4, 16, 32), 2: (4, 16, 32)}  # RFC 8950 and the reverse
 """Next hop lengths accepted per AFI (RFC 4760 3, RFC 2545 3, RFC 8950 3)."""
 
 # --- header (RFC 4271 4.1, 6.1) -----------------------------------------------------
