@@ -160,6 +160,42 @@ def _line(d: Any, message_line: Callable[[Any], str]) -> str:
     return f"{kind} " + " ".join(f"{k}={v}" for k, v in body.items())
 
 
+@main.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="TOML configuration (see docs/config.md).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Event log on stdout: readable lines or JSON lines.",
+)
+@click.option("--check", is_flag=True, help="Validate the configuration and exit.")
+def speaker(config_path: str, log_format: str, check: bool) -> None:
+    """Run a BGP speaker: peer with the neighbors, originate routes, log what arrives.
+
+    SIGHUP reloads the file (unchanged sessions stay up); SIGTERM/SIGINT send
+    Cease/Administrative Shutdown to every peer and exit.
+    """
+    from .config import ConfigError, load_config
+    from .daemon import run_speaker
+
+    try:
+        cfg = load_config(config_path, daemon="speaker")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if check:
+        click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
+        return
+    sys.exit(run_speaker(config_path, cfg, log_format))
+
+
 @main.group()
 def mrt() -> None:
     """MRT (RFC 6396) tools."""

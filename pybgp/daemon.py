@@ -1,0 +1,58 @@
+"""Running a daemon: the event loop, signals and reloads around a :class:`Speaker`.
+
+How this works: ``run_speaker`` starts the loop (uvloop when it is installed), the
+Speaker and its listeners, then waits.  SIGHUP re-reads the file: a bad file is
+reported and the running configuration stays.  SIGTERM and SIGINT stop every session
+with Cease/Administrative Shutdown and a message, then exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from .config import Config, ConfigError, load_config
+from .eventlog import EventLog
+from .speaker import Speaker
+
+__all__ = ["run_speaker"]
+
+
+def run_speaker(path: str, config: Config, log_format: str = "text") -> int:
+    log = EventLog(sys.stdout, log_format)
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        return int(runner(_main(path, config, log)))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _main(path: str, config: Config, log: EventLog) -> int:
+    loop = asyncio.get_running_loop()
+    speaker = Speaker(config, log)
+    try:
+        await speaker.start()
+    except OSError as exc:
+        log.emit("fatal", error=f"cannot listen: {exc.strerror or exc}")
+        return 1
+    done = asyncio.Event()
+
+    def reload() -> None:
+        try:
+            speaker.reload(load_config(path, daemon="speaker"))
+        except ConfigError as exc:
+            log.emit("reload-failed", error=str(exc))
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGTERM, done.set)
+    loop.add_signal_handler(signal.SIGINT, done.set)
+    await done.wait()
+    log.emit("stopping")
+    await speaker.stop("pybgp speaker shutting down")
+    return 0

@@ -1,0 +1,631 @@
+"""The asyncio adapter: sockets and one timer per session around the sans-IO FSM.
+
+How this works: a :class:`Speaker` owns the listening sockets and one :class:`Peer`
+per configured neighbor.  A Peer owns the neighbor's :class:`~pybgp.fsm.Session`
+and at most one TCP connection for it; a second connection that arrives while the
+first is opening gets its own Session until RFC 4271 6.8 collision detection dumps
+one of the two.  After every input the Peer ``pump``s the Session: it writes
+``data_to_send()``, handles ``next_event()`` and re-arms the single timer at
+``get_timer()``.  Time is the event loop's monotonic clock.
+
+Nothing here decides routing: received UPDATEs are kept in a per-peer Adj-RIB-In
+and reported through the :class:`EventLog`; originated routes are announced on
+Established and again on ROUTE-REFRESH.  The RIB (``rib/``) plugs in at
+``Peer.on_update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from .codec.attributes import AttrSet
+from .codec.notification import Notification
+from .codec.open import Open
+from .codec.pack import Route, pack_announcements
+from .codec.update import Update
+from .config import Config, NeighborConfig, diff_neighbors
+from .eventlog import EventLog
+from .events import (
+    CloseRequested,
+    ConnectRequested,
+    EndOfRib,
+    Established,
+    Event,
+    MaxPrefixExceeded,
+    NotificationReceived,
+    NotificationSent,
+    OpenReceived,
+    RouteRefreshReceived,
+    SessionDown,
+    State,
+    StateChanged,
+    UpdateReceived,
+)
+from .fsm import Session, collision_winner
+from .negotiation import PeerSettings, unwrap_hard_reset
+from .transport import (
+    TransportError,
+    client_socket,
+    listen_socket,
+    normalize_address,
+    set_gtsm,
+    set_md5,
+)
+
+__all__ = ["Speaker", "Peer", "settings_for"]
+
+WRITE_HIGH = 4 << 20  # pause the session above 4 MiB of unsent data (backpressure)
+WRITE_LOW = 1 << 20
+
+RibKey = tuple[int, int, int, int]  # afi, safi, prefix, path id
+
+
+def settings_for(cfg: Config, n: NeighborConfig) -> PeerSettings:
+    """The FSM settings of one neighbor."""
+    g = cfg.global_
+    return PeerSettings(
+        local_as=g.asn,
+        local_id=ipaddress.IPv4Address(g.router_id).packed,
+        remote_as=n.remote_as,
+        hold_time=n.hold_time,
+        connect_retry=float(n.connect_retry),
+        keepalive=float(n.keepalive) if n.keepalive else None,
+        passive=n.passive,
+        delay_open=float(n.delay_open),
+        families=n.families_tuple(),
+        add_path=n.add_path_tuples(),
+        graceful_restart=n.graceful_restart,
+        restart_time=n.restart_time,
+        enhanced_route_refresh=n.enhanced_route_refresh,
+        extended_message=n.extended_message,
+        role=n.role_code(),
+        hostname=g.hostname,
+        max_prefixes=n.max_prefixes,
+        max_prefix_restart=float(n.max_prefix_restart) if n.max_prefix_restart else None,
+    )
+
+
+class Connection(asyncio.Protocol):
+    """Moves bytes between one TCP connection and one Session."""
+
+    def __init__(self, peer: Peer, session: Session) -> None:
+        self.peer = peer
+        self.session = session
+        self.transport: asyncio.Transport | None = None
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
+        self.peer.attached(self)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.closing:
+            self.session.data_received(data, self.peer.now())
+            self.peer.pump(self.session)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.peer.detached(self, exc)
+
+    def pause_writing(self) -> None:
+        self.session.write_blocked(self.peer.now())
+        self.peer.pump(self.session)
+
+    def resume_writing(self) -> None:
+        self.session.write_unblocked(self.peer.now())
+        self.peer.pump(self.session)
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()  # flushes what is buffered, then closes
+
+
+class Peer:
+    """One configured neighbor: its Session(s), connection, timer and Adj-RIB-In."""
+
+    def __init__(self, speaker: Speaker, config: NeighborConfig) -> None:
+        self.speaker = speaker
+        self.config = config
+        self.address = config.address
+        self.loop = speaker.loop
+        self.settings = settings_for(speaker.config, config)
+        self.session = Session(self.settings, seed=hash(config.address) & 0xFFFF)
+        self.conns: dict[Session, Connection] = {}
+        self.candidate: Session | None = None  # a second, incoming session (collision)
+        self.timers: dict[Session, asyncio.TimerHandle] = {}
+        self.connecting: asyncio.Task[None] | None = None
+        self.adj_rib_in: dict[RibKey, AttrSet] = {}
+        self.stale: set[RibKey] = set()
+        self.stale_timer: asyncio.TimerHandle | None = None
+        self.sent = 0
+        self.last_error = ""
+        self.log = speaker.log
+
+    # ------------------------------------------------------------------ lifecycle
+    def now(self) -> float:
+        return self.loop.time()
+
+    def start(self) -> None:
+        if not self.config.shutdown:
+            self.session.start(self.now())
+            self.pump(self.session)
+
+    def stop(self, message: str = "", reset: bool = False) -> None:
+        for s in [self.session] + ([self.candidate] if self.candidate else []):
+            s.stop(self.now(), message, reset)
+            self.pump(s)
+        if self.connecting is not None:
+            self.connecting.cancel()
+
+    def close(self) -> None:
+        """Forget everything: timers, tasks, transports (after ``stop``)."""
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        if self.stale_timer is not None:
+            self.stale_timer.cancel()
+        for conn in list(self.conns.values()):
+            conn.close()
+
+    # ------------------------------------------------------------------ connections
+    def incoming(self) -> Session | None:
+        """Pick the Session an accepted connection belongs to (RFC 4271 6.8)."""
+        s = self.session
+        if s.state == State.ESTABLISHED or self.candidate is not None or self.config.shutdown:
+            return None  # collision with an Established session: the new one is closed
+        if s not in self.conns:
+            if self.connecting is not None:
+                self.connecting.cancel()
+                self.connecting = None
+            if s.state == State.IDLE:
+                s.start(self.now())
+                self.pump(s)
+            return s
+        cand = Session(replace(self.settings, passive=True), seed=1)
+        cand.start(self.now())
+        self.candidate = cand
+        return cand
+
+    def attached(self, conn: Connection) -> None:
+        self.conns[conn.session] = conn
+        conn.session.connection_made(self.now())
+        self.pump(conn.session)
+
+    def detached(self, conn: Connection, exc: Exception | None) -> None:
+        s = conn.session
+        if self.conns.get(s) is conn:
+            del self.conns[s]
+            if not conn.closing:
+                s.connection_failed(self.now())
+                self.pump(s)
+        if s is self.candidate and s not in self.conns:
+            self._drop_candidate()
+
+    def _drop_candidate(self) -> None:
+        cand = self.candidate
+        self.candidate = None
+        if cand is not None and cand in self.timers:
+            self.timers.pop(cand).cancel()
+
+    async def _connect(self, session: Session) -> None:
+        cfg = self.config
+        sock = None
+        try:
+            sock = client_socket(cfg.address, cfg.local_address, cfg.md5_password, cfg.ttl_security)
+            await asyncio.wait_for(
+                self.loop.sock_connect(sock, (cfg.address, cfg.port)),
+                timeout=max(5.0, min(float(cfg.connect_retry), 30.0)),
+            )
+            if session in self.conns or session is not self.session:
+                sock.close()  # an incoming connection won the race
+                return
+            await self.loop.create_connection(lambda: Connection(self, session), sock=sock)
+        except asyncio.CancelledError:
+            if sock is not None:
+                sock.close()
+            raise
+        except (OSError, TimeoutError, TransportError) as exc:
+            if sock is not None:
+                sock.close()
+            self.log.emit("connect-failed", peer=self.address, error=str(exc) or repr(exc))
+            if session not in self.conns:
+                session.connection_failed(self.now())
+                self.pump(session)
+        finally:
+            if self.connecting is asyncio.current_task():
+                self.connecting = None
+
+    # ------------------------------------------------------------------ the pump
+    def pump(self, s: Session) -> None:
+        """Drain the Session: bytes out, events handled, timer re-armed."""
+        conn = self.conns.get(s)
+        out = s.data_to_send()
+        if out and conn is not None and conn.transport is not None and not conn.closing:
+            conn.transport.write(out)
+        while (event := s.next_event()) is not None:
+            self.handle(s, event)
+        self._arm(s)
+
+    def _arm(self, s: Session) -> None:
+        old = self.timers.pop(s, None)
+        if old is not None:
+            old.cancel()
+        deadline = s.get_timer()
+        if deadline is not None:
+            self.timers[s] = self.loop.call_at(deadline, self._fire, s)
+
+    def _fire(self, s: Session) -> None:
+        self.timers.pop(s, None)
+        s.handle_timer(self.now())
+        self.pump(s)
+
+    def handle(self, s: Session, event: Event) -> None:
+        handler: Callable[[Session, Any], None] | None = getattr(
+            self, "on_" + type(event).__name__, None
+        )
+        if handler is not None:
+            handler(s, event)
+
+    # ------------------------------------------------------------------ events
+    def on_ConnectRequested(self, s: Session, e: ConnectRequested) -> None:
+        if s is self.session and self.connecting is None and s not in self.conns:
+            self.connecting = self.loop.create_task(self._connect(s))
+
+    def on_CloseRequested(self, s: Session, e: CloseRequested) -> None:
+        conn = self.conns.pop(s, None)
+        if conn is not None:
+            conn.close()
+        if s is self.candidate:
+            self._drop_candidate()
+
+    def on_StateChanged(self, s: Session, e: StateChanged) -> None:
+        if s is self.session:
+            self.log.emit("state", peer=self.address, old=e.old.name, new=e.new.name)
+
+    def on_OpenReceived(self, s: Session, e: OpenReceived) -> None:
+        other = self.candidate if s is self.session else self.session
+        if other is None or other not in self.conns or self.candidate is None:
+            return
+        # RFC 4271 6.8: the connection opened by the higher BGP Identifier survives
+        incoming_wins = collision_winner(self.settings.local_id, e.open.bgp_id) == "remote"
+        loser = self.session if incoming_wins else self.candidate
+        self.log.emit(
+            "collision", peer=self.address, kept="incoming" if incoming_wins else "outgoing"
+        )
+        loser.collision_dump(self.now())
+        self.pump(loser)
+        if incoming_wins:
+            self.session, self.candidate = self.candidate, None
+            self.settings = self.session_settings()
+        else:
+            self._drop_candidate()
+
+    def session_settings(self) -> PeerSettings:
+        return settings_for(self.speaker.config, self.config)
+
+    def on_Established(self, s: Session, e: Established) -> None:
+        if s is not self.session:
+            return
+        self.last_error = ""
+        opts = e.options
+        self.log.emit(
+            "established",
+            peer=self.address,
+            remote_as=e.peer_open.asn,
+            remote_id=str(ipaddress.IPv4Address(e.peer_open.bgp_id)),
+            four_octet_as=opts.four_octet_as,
+            add_path_rx=sorted(opts.addpath_rx),
+            add_path_tx=sorted(opts.addpath_tx),
+            graceful_restart=bool(e.negotiated and e.negotiated.graceful_restart),
+        )
+        self.announce(s, e.peer_open)
+
+    def announce(self, s: Session, peer_open: Open | None = None) -> None:
+        """Send every originated route for the negotiated families, then End-of-RIB."""
+        conn = self.conns.get(s)
+        opts = s.options
+        if conn is None or opts is None or conn.transport is None:
+            return
+        local = conn.transport.get_extra_info("sockname")
+        local_ip = normalize_address(local[0]) if local else None
+        families = set(self.settings.families)
+        routes: list[Route] = []
+        for o in self.speaker.config.originate:
+            fam = (o.afi, 1)
+            if fam not in families:
+                continue
+            attrs = self.speaker.attrs_for(self, o, local_ip)
+            if attrs is not None:
+                routes.append((o.afi, 1, o.nlri, 1, attrs))
+        for update in pack_announcements(routes, opts):
+            s.send_update(update)
+            self.sent += 1
+        for afi, safi in sorted(families):
+            s.send_end_of_rib(afi, safi)
+        self.pump(s)
+
+    def on_UpdateReceived(self, s: Session, e: UpdateReceived) -> None:
+        self.on_update(e.update)
+        s.prefix_count(len(self.adj_rib_in), self.now())
+
+    def on_update(self, u: Update) -> None:
+        """Apply an UPDATE to the Adj-RIB-In (RFC 7606 treat-as-withdraw included)."""
+        rib = self.adj_rib_in
+        gone: list[tuple[int, int, int, int]] = []
+        new: list[tuple[int, int, int, int]] = []
+        for i, p in enumerate(u.withdrawn):
+            gone.append((1, 1, p, u.withdrawn_ids[i] if u.withdrawn_ids else 0))
+        if u.mp_unreach is not None and u.mp_unreach.raw_nlri is None:
+            w = u.mp_unreach
+            gone += [
+                (w.afi, w.safi, p, w.path_ids[i] if w.path_ids else 0)
+                for i, p in enumerate(w.withdrawn)
+            ]
+        for i, p in enumerate(u.nlri):
+            new.append((1, 1, p, u.nlri_ids[i] if u.nlri_ids else 0))
+        if u.mp_reach is not None and u.mp_reach.raw_nlri is None:
+            r = u.mp_reach
+            new += [
+                (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(r.nlri)
+            ]
+        if u.errors and u.action >= 2:  # treat-as-withdraw (RFC 7606 2)
+            gone, new = gone + new, []
+            self.log.emit(
+                "update-error",
+                peer=self.address,
+                action=u.action.label,
+                error=u.errors[0].describe(),
+            )
+        for key in gone:
+            rib.pop(key, None)
+            self.stale.discard(key)
+        attrs = u.attrs
+        if attrs is not None:
+            for key in new:
+                rib[key] = attrs
+                self.stale.discard(key)
+        if gone or new:
+            self.log.update(self.address, u, gone, new)
+
+    def on_EndOfRib(self, s: Session, e: EndOfRib) -> None:
+        self.log.emit("end-of-rib", peer=self.address, afi=e.afi, safi=e.safi)
+        self._sweep_stale((e.afi, e.safi))
+
+    def on_RouteRefreshReceived(self, s: Session, e: RouteRefreshReceived) -> None:
+        self.log.emit(
+            "route-refresh",
+            peer=self.address,
+            afi=e.refresh.afi,
+            safi=e.refresh.safi,
+            subtype=e.refresh.subtype,
+        )
+        if e.refresh.subtype == 0:
+            self.announce(s)  # RFC 2918 / 7313: re-advertise the Adj-RIB-Out
+
+    def on_NotificationSent(self, s: Session, e: NotificationSent) -> None:
+        self.log.emit("notification-sent", peer=self.address, **_notification(e.notification))
+
+    def on_NotificationReceived(self, s: Session, e: NotificationReceived) -> None:
+        info = _notification(e.notification)
+        self.last_error = info["text"]
+        self.log.emit("notification-received", peer=self.address, **info)
+
+    def on_MaxPrefixExceeded(self, s: Session, e: MaxPrefixExceeded) -> None:
+        self.log.emit("max-prefix", peer=self.address, count=e.count, limit=e.limit)
+
+    def on_SessionDown(self, s: Session, e: SessionDown) -> None:
+        if s is not self.session:
+            return
+        self.log.emit("down", peer=self.address, reason=e.reason, graceful=e.graceful)
+        if e.graceful and self.adj_rib_in:
+            # RFC 4724 4.2: keep the routes as stale until End-of-RIB or the restart time
+            self.stale = set(self.adj_rib_in)
+            restart = self.session.peer_open and _restart_time(self.session.peer_open)
+            delay = float(restart or self.settings.restart_time)
+            if self.stale_timer is not None:
+                self.stale_timer.cancel()
+            self.stale_timer = self.loop.call_later(delay, self._sweep_stale, None)
+            self.log.emit("stale", peer=self.address, routes=len(self.stale), seconds=delay)
+        elif self.adj_rib_in:
+            self.log.emit("withdraw-all", peer=self.address, routes=len(self.adj_rib_in))
+            self.adj_rib_in.clear()
+            self.stale.clear()
+
+    def _sweep_stale(self, family: tuple[int, int] | None) -> None:
+        doomed = [k for k in self.stale if family is None or k[:2] == family]
+        for key in doomed:
+            self.adj_rib_in.pop(key, None)
+            self.stale.discard(key)
+        if doomed:
+            self.log.emit("stale-removed", peer=self.address, routes=len(doomed))
+
+
+def _restart_time(o: Open) -> int | None:
+    from .codec.open import GracefulRestart
+
+    for c in o.capabilities:
+        if isinstance(c, GracefulRestart):
+            return c.restart_time
+    return None
+
+
+def _notification(n: Notification) -> dict[str, Any]:
+    inner = unwrap_hard_reset(n) if n.code == 6 and n.subcode == 9 else n
+    info: dict[str, Any] = {"code": n.code, "subcode": n.subcode, "text": n.describe()}
+    if inner is not None and inner.shutdown_message is not None:
+        info["shutdown_message"] = inner.shutdown_message
+    return info
+
+
+class Speaker:
+    """The process: listeners plus one Peer per neighbor."""
+
+    def __init__(self, config: Config, log: EventLog) -> None:
+        self.config = config
+        self.log = log
+        self.loop = asyncio.get_running_loop()
+        self.peers: dict[str, Peer] = {}
+        self.servers: list[asyncio.Server] = []
+        self.listen_sockets: list[Any] = []
+
+    async def start(self) -> None:
+        g = self.config.global_
+        for host in g.listen_address:
+            try:
+                sock = listen_socket(host, g.listen_port)
+            except OSError as exc:
+                if len(g.listen_address) > 1 and exc.errno in (97, 99):  # no such family
+                    self.log.emit("listen-skipped", address=host, error=exc.strerror)
+                    continue
+                raise
+            self.listen_sockets.append(sock)
+            server = await self.loop.create_server(self._accept_protocol, sock=sock)
+            self.servers.append(server)
+            self.log.emit("listening", address=host, port=sock.getsockname()[1])
+        for n in self.config.neighbors:
+            self._add_peer(n)
+
+    @property
+    def ports(self) -> list[int]:
+        return [int(s.getsockname()[1]) for s in self.listen_sockets]
+
+    def _add_peer(self, n: NeighborConfig) -> None:
+        peer = self.peers[n.address] = Peer(self, n)
+        if n.md5_password:
+            self._set_md5(n.address, n.md5_password)
+        peer.start()
+
+    def _set_md5(self, address: str, password: str | None) -> None:
+        fam = ":" in address
+        for sock in self.listen_sockets:
+            if (sock.family.name == "AF_INET6") == fam:
+                try:
+                    set_md5(sock, address, password)
+                except TransportError as exc:
+                    self.log.emit("md5-error", peer=address, error=str(exc))
+
+    def _accept_protocol(self) -> asyncio.Protocol:
+        return _Acceptor(self)
+
+    def attrs_for(self, peer: Peer, o: Any, local_ip: str | None) -> AttrSet | None:
+        """The attributes of an originated route as sent to ``peer``."""
+        g = self.config.global_
+        ebgp = not peer.config.is_ibgp(g.asn)
+        path = ((g.asn,) if ebgp else ()) + tuple(o.as_path)
+        nh_text = o.next_hop or local_ip
+        if nh_text is None:
+            return None
+        nh = ipaddress.ip_address(nh_text).packed
+        values: dict[str, Any] = {
+            "origin": o.origin,
+            "as_path": ((2, path),) if path else (),
+            "med": o.med,
+            "local_pref": None if ebgp else (o.local_pref if o.local_pref is not None else 100),
+            "communities": tuple(o.communities),
+            "large_communities": tuple(o.large_communities),
+        }
+        if o.afi == 1 and len(nh) == 4:
+            values["next_hop"] = nh
+        else:
+            values["mp_next_hop"] = nh
+            if o.afi == 1:  # RFC 8950: an IPv4 route with an IPv6 next hop
+                return None
+        return AttrSet(**values)
+
+    async def stop(self, message: str = "") -> None:
+        for peer in self.peers.values():
+            peer.stop(message)
+        await asyncio.sleep(0.2)  # let the NOTIFICATIONs reach the wire
+        for peer in self.peers.values():
+            peer.close()
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+
+    def reload(self, new: Config) -> None:
+        """Apply a new configuration without touching unchanged sessions."""
+        diff = diff_neighbors(self.config, new)
+        self.config = new
+        for n in diff.removed:
+            peer = self.peers.pop(n.address)
+            peer.stop("neighbor removed from the configuration")
+            peer.close()
+            if n.md5_password:
+                self._set_md5(n.address, None)
+        for ch in diff.changed:
+            peer = self.peers[ch.new.address]
+            if ch.needs_reset:
+                peer.stop("configuration changed", reset=True)
+                peer.close()
+                self._add_peer(ch.new)
+            else:
+                peer.config = ch.new
+                if ch.new.shutdown and not ch.old.shutdown:
+                    peer.stop("administratively shut down")
+                elif ch.old.shutdown and not ch.new.shutdown:
+                    peer.start()
+        for n in diff.added:
+            self._add_peer(n)
+        self.log.emit(
+            "reloaded",
+            added=len(diff.added),
+            removed=len(diff.removed),
+            changed=len(diff.changed),
+            unchanged=len(diff.unchanged),
+        )
+
+
+class _Acceptor(asyncio.Protocol):
+    """Waits for the peer's address, then hands the transport to its Peer."""
+
+    def __init__(self, speaker: Speaker) -> None:
+        self.speaker = speaker
+        self.conn: Connection | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        name = transport.get_extra_info("peername")
+        address = normalize_address(name[0]) if name else "?"
+        peer = self.speaker.peers.get(address)
+        if peer is None:
+            self.speaker.log.emit("rejected", address=address, reason="not a configured neighbor")
+            transport.abort()
+            return
+        if peer.config.ttl_security:
+            sock = transport.get_extra_info("socket")
+            try:
+                set_gtsm(sock)
+            except TransportError as exc:
+                peer.log.emit("gtsm-error", peer=address, error=str(exc))
+        session = peer.incoming()
+        if session is None:
+            peer.log.emit("rejected", address=address, reason="session already established")
+            transport.abort()
+            return
+        self.conn = Connection(peer, session)
+        self.conn.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn is not None:
+            self.conn.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.resume_writing()
