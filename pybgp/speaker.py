@@ -55,6 +55,7 @@ from .transport import (
     normalize_address,
     set_gtsm,
     set_md5,
+    set_ttl_255,
 )
 
 __all__ = ["Speaker", "Peer", "settings_for"]
@@ -485,6 +486,9 @@ class Speaker:
                     self.log.emit("listen-skipped", address=host, error=exc.strerror)
                     continue
                 raise
+            if any(n.ttl_security for n in self.config.neighbors):
+                # RFC 5082 3: our SYN-ACKs must leave with TTL 255 too
+                set_ttl_255(sock)
             self.listen_sockets.append(sock)
             server = await self.loop.create_server(self._accept_protocol, sock=sock)
             self.servers.append(server)

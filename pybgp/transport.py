@@ -17,6 +17,7 @@ __all__ = [
     "family_of",
     "set_md5",
     "set_gtsm",
+    "set_ttl_255",
     "listen_socket",
     "client_socket",
     "normalize_address",
@@ -81,6 +82,14 @@ def set_gtsm(sock: socket.socket, hops: int = 1) -> None:
             sock.setsockopt(socket.IPPROTO_IP, IP_MINTTL, 256 - hops)
     except OSError as exc:
         raise TransportError(f"GTSM (IP_MINTTL) refused: {exc.strerror}") from None
+
+
+def set_ttl_255(sock: socket.socket) -> None:
+    """Send with TTL / hop limit 255 (RFC 5082 3), without a minimum on receive."""
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
