@@ -424,6 +424,9 @@ class Peer:
     def on_SessionDown(self, s: Session, e: SessionDown) -> None:
         if s is not self.session:
             return
+        if not e.established:  # a connection that never reached Established
+            self.log.emit("closed", peer=self.address, reason=e.reason)
+            return
         self.log.emit("down", peer=self.address, reason=e.reason, graceful=e.graceful)
         if e.graceful and self.adj_rib_in:
             # RFC 4724 4.2: keep the routes as stale until End-of-RIB or the restart time
