@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/pybgp decode fixtures/golden/gobgp-bird-ebgp-addpath.pcap
+	$(BIN)/pybgp demo
 
 # The lab tests peer with real BIRD 2, FRR, GoBGP and ExaBGP (Debian packages).
 daemons:

@@ -196,6 +196,21 @@ def speaker(config_path: str, log_format: str, check: bool) -> None:
     sys.exit(run_speaker(config_path, cfg, log_format))
 
 
+@main.command()
+@click.option(
+    "--nodes",
+    type=click.IntRange(2, 20),
+    default=3,
+    show_default=True,
+    help="How many LB nodes announce the VIP.",
+)
+def demo(nodes: int) -> None:
+    """Stretch a VIP over LB nodes with BGP, on loopback (no root needed)."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(nodes))
+
+
 @main.group()
 def mrt() -> None:
     """MRT (RFC 6396) tools."""
