@@ -180,8 +180,9 @@ def _line(d: Any, message_line: Callable[[Any], str]) -> str:
 def speaker(config_path: str, log_format: str, check: bool) -> None:
     """Run a BGP speaker: peer with the neighbors, originate routes, log what arrives.
 
-    SIGHUP reloads the file (unchanged sessions stay up); SIGTERM/SIGINT send
-    Cease/Administrative Shutdown to every peer and exit.
+    SIGHUP reloads the file (unchanged sessions stay up); SIGUSR1 sends ROUTE-REFRESH
+    to every Established peer; SIGTERM/SIGINT send Cease/Administrative Shutdown to
+    every peer and exit.
     """
     from .config import ConfigError, load_config
     from .daemon import run_speaker

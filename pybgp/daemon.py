@@ -2,7 +2,9 @@
 
 How this works: ``run_speaker`` starts the loop (uvloop when it is installed), the
 Speaker and its listeners, then waits.  SIGHUP re-reads the file: a bad file is
-reported and the running configuration stays.  SIGTERM and SIGINT stop every session
+reported and the running configuration stays.  SIGUSR1 sends ROUTE-REFRESH to every
+Established peer (a soft reset in, until the control API offers it per peer).
+SIGTERM and SIGINT stop every session
 with Cease/Administrative Shutdown and a message, then exit 0.
 """
 
@@ -50,6 +52,7 @@ async def _main(path: str, config: Config, log: EventLog) -> int:
             log.emit("reload-failed", error=str(exc))
 
     loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGUSR1, speaker.refresh_all)
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
     await done.wait()

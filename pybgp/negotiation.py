@@ -297,7 +297,9 @@ _HARD_CEASE = (1, 2, 3, 9)
 def hard_reset(n: Notification) -> Notification:
     """RFC 8538 3: wrap a Cease whose subcode must flush routes in a Cease/Hard Reset."""
     if n.code == NotificationCode.CEASE and n.subcode in _HARD_CEASE and n.subcode != 9:
-        return Notification(n.code, ErrorSubcode.Cease.HARD_RESET, bytes((n.subcode,)) + n.data)
+        # the data is the wrapped NOTIFICATION's ErrCode, Subcode and Data (RFC 8538 3)
+        inner = bytes((n.code, n.subcode)) + n.data
+        return Notification(n.code, ErrorSubcode.Cease.HARD_RESET, inner)
     return n
 
 
@@ -307,6 +309,6 @@ def is_hard_reset(n: Notification) -> bool:
 
 def unwrap_hard_reset(n: Notification) -> Notification:
     """RFC 8538 3: the Cease inside a Hard Reset (e.g. to read an RFC 9003 message)."""
-    if is_hard_reset(n) and n.data:
-        return Notification(NotificationCode.CEASE, n.data[0], n.data[1:])
+    if is_hard_reset(n) and len(n.data) >= 2:
+        return Notification(n.data[0], n.data[1], n.data[2:])
     return n

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from .codec.attributes import AttrSet
+from .codec.attributes import AttrSet, as4_merge
 from .codec.notification import Notification
 from .codec.open import Open
 from .codec.pack import Route, pack_announcements
@@ -376,6 +376,7 @@ class Peer:
             new += [
                 (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(r.nlri)
             ]
+        attrs = u.attrs
         if u.errors and u.action >= 2:  # treat-as-withdraw (RFC 7606 2)
             gone, new = gone + new, []
             self.log.emit(
@@ -384,10 +385,16 @@ class Peer:
                 action=u.action.label,
                 error=u.errors[0].describe(),
             )
+        elif attrs is not None and new:
+            attrs = as4_merge(attrs)  # RFC 6793 4.2.3, a no-op for 4-octet sessions
+            local_as = self.speaker.config.global_.asn
+            if any(local_as in asns for _, asns in attrs.as_path or ()):
+                # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
+                self.log.emit("as-loop", peer=self.address, routes=len(new))
+                gone, new = gone + new, []
         for key in gone:
             rib.pop(key, None)
             self.stale.discard(key)
-        attrs = u.attrs
         if attrs is not None:
             for key in new:
                 rib[key] = attrs
@@ -557,6 +564,22 @@ class Speaker:
         for server in self.servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+
+    def refresh_all(self) -> int:
+        """Ask every Established peer to re-send its routes (ROUTE-REFRESH, RFC 2918)."""
+        asked = 0
+        for peer in self.peers.values():
+            s = peer.session
+            if s.state != State.ESTABLISHED or s.negotiated is None:
+                continue
+            if not s.negotiated.route_refresh:
+                continue
+            for afi, safi in s.negotiated.families:
+                s.send_route_refresh(afi, safi)
+            peer.pump(s)
+            self.log.emit("route-refresh-sent", peer=peer.address)
+            asked += 1
+        return asked
 
     def reload(self, new: Config) -> None:
         """Apply a new configuration without touching unchanged sessions."""

@@ -331,7 +331,7 @@ def test_hold_timer_with_n_bit_is_graceful_admin_shutdown_is_hard() -> None:
     s = established(graceful_restart=True)
     s.stop(10.0, "bye")
     # RFC 8538 5: Administrative Shutdown travels as Cease/Hard Reset
-    events = assert_dropped(s, 6, 9, b"\x02\x03bye")
+    events = assert_dropped(s, 6, 9, b"\x06\x02\x03bye")  # RFC 8538 3: code, subcode, data
     assert not of(events, SessionDown)[0].graceful
 
 
