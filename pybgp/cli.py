@@ -177,7 +177,13 @@ def _line(d: Any, message_line: Callable[[Any], str]) -> str:
     help="Event log on stdout: readable lines or JSON lines.",
 )
 @click.option("--check", is_flag=True, help="Validate the configuration and exit.")
-def speaker(config_path: str, log_format: str, check: bool) -> None:
+@click.option(
+    "--restarted",
+    is_flag=True,
+    help="This is a restart: set the graceful-restart R bit (RFC 4724) so that "
+    "peers keep our routes while we come back.",
+)
+def speaker(config_path: str, log_format: str, check: bool, restarted: bool) -> None:
     """Run a BGP speaker: peer with the neighbors, originate routes, log what arrives.
 
     SIGHUP reloads the file (unchanged sessions stay up); SIGUSR1 sends ROUTE-REFRESH
@@ -194,7 +200,7 @@ def speaker(config_path: str, log_format: str, check: bool) -> None:
     if check:
         click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
         return
-    sys.exit(run_speaker(config_path, cfg, log_format))
+    sys.exit(run_speaker(config_path, cfg, log_format, restarted))
 
 
 @main.command()

@@ -21,7 +21,9 @@ from .speaker import Speaker
 __all__ = ["run_speaker"]
 
 
-def run_speaker(path: str, config: Config, log_format: str = "text") -> int:
+def run_speaker(
+    path: str, config: Config, log_format: str = "text", restarted: bool = False
+) -> int:
     log = EventLog(sys.stdout, log_format)
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
@@ -30,14 +32,14 @@ def run_speaker(path: str, config: Config, log_format: str = "text") -> int:
     except ImportError:
         runner = asyncio.run
     try:
-        return int(runner(_main(path, config, log)))
+        return int(runner(_main(path, config, log, restarted)))
     except KeyboardInterrupt:
         return 0
 
 
-async def _main(path: str, config: Config, log: EventLog) -> int:
+async def _main(path: str, config: Config, log: EventLog, restarted: bool) -> int:
     loop = asyncio.get_running_loop()
-    speaker = Speaker(config, log)
+    speaker = Speaker(config, log, restarted)
     try:
         await speaker.start()
     except OSError as exc:

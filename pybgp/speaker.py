@@ -62,14 +62,16 @@ __all__ = ["Speaker", "Peer", "settings_for"]
 
 WRITE_HIGH = 4 << 20  # pause the session above 4 MiB of unsent data (backpressure)
 WRITE_LOW = 1 << 20
+WRITE_LIMIT = 64 << 20  # beyond this the connection is dropped (RFC 9687 also applies)
 
 RibKey = tuple[int, int, int, int]  # afi, safi, prefix, path id
 
 
-def settings_for(cfg: Config, n: NeighborConfig) -> PeerSettings:
-    """The FSM settings of one neighbor."""
+def settings_for(cfg: Config, n: NeighborConfig, restarted: bool = False) -> PeerSettings:
+    """The FSM settings of one neighbor; ``restarted`` sets the GR R bit (RFC 4724 3)."""
     g = cfg.global_
     return PeerSettings(
+        restarting=restarted and n.graceful_restart,
         local_as=g.asn,
         local_id=ipaddress.IPv4Address(g.router_id).packed,
         remote_as=n.remote_as,
@@ -136,7 +138,7 @@ class Peer:
         self.config = config
         self.address = config.address
         self.loop = speaker.loop
-        self.settings = settings_for(speaker.config, config)
+        self.settings = settings_for(speaker.config, config, speaker.restarted)
         self.session = Session(self.settings, seed=hash(config.address) & 0xFFFF)
         self.conns: dict[Session, Connection] = {}
         self.candidate: Session | None = None  # a second, incoming session (collision)
@@ -250,6 +252,17 @@ class Peer:
         out = s.data_to_send()
         if out and conn is not None and conn.transport is not None and not conn.closing:
             conn.transport.write(out)
+            if conn.transport.get_write_buffer_size() > WRITE_LIMIT:
+                # a peer that stopped reading cannot make us buffer without bound
+                self.log.emit(
+                    "write-limit",
+                    peer=self.address,
+                    buffered=conn.transport.get_write_buffer_size(),
+                )
+                conn.closing = True
+                conn.transport.abort()
+                del self.conns[s]
+                s.connection_failed(self.now())  # the FSM drops the session
         while (event := s.next_event()) is not None:
             self.handle(s, event)
         self._arm(s)
@@ -326,21 +339,34 @@ class Peer:
             add_path_tx=sorted(opts.addpath_tx),
             graceful_restart=bool(e.negotiated and e.negotiated.graceful_restart),
         )
-        self.announce(s, e.peer_open)
+        if self.settings.restarting:  # the R bit is for the first session after a restart
+            self.settings = replace(self.settings, restarting=False)
+            s.settings = self.settings
+        self.announce(s)
 
-    def announce(self, s: Session, peer_open: Open | None = None) -> None:
-        """Send every originated route for the negotiated families, then End-of-RIB."""
+    def announce(self, s: Session, refresh: tuple[int, int] | None = None) -> None:
+        """Send the originated routes of the negotiated families.
+
+        After the initial dump each family gets End-of-RIB (RFC 4724 2).  For a
+        ROUTE-REFRESH of one family the routes are re-sent, inside BoRR/EoRR when
+        Enhanced Route Refresh was negotiated (RFC 7313 4).
+        """
         conn = self.conns.get(s)
-        opts = s.options
-        if conn is None or opts is None or conn.transport is None:
+        opts, neg = s.options, s.negotiated
+        if conn is None or opts is None or neg is None or conn.transport is None:
             return
         local = conn.transport.get_extra_info("sockname")
         local_ip = normalize_address(local[0]) if local else None
-        families = set(self.settings.families)
+        families = set(neg.families) & set(self.settings.families)
+        if refresh is not None:
+            families &= {refresh}
+        enhanced = refresh is not None and neg.enhanced_route_refresh
+        for afi, safi in sorted(families):
+            if enhanced:
+                s.send_route_refresh(afi, safi, 1)  # BoRR
         routes: list[Route] = []
         for o in self.speaker.config.originate:
-            fam = (o.afi, 1)
-            if fam not in families:
+            if (o.afi, 1) not in families:
                 continue
             attrs = self.speaker.attrs_for(self, o, local_ip)
             if attrs is not None:
@@ -349,7 +375,10 @@ class Peer:
             s.send_update(update)
             self.sent += 1
         for afi, safi in sorted(families):
-            s.send_end_of_rib(afi, safi)
+            if refresh is None:
+                s.send_end_of_rib(afi, safi)
+            elif enhanced:
+                s.send_route_refresh(afi, safi, 2)  # EoRR
         self.pump(s)
 
     def on_UpdateReceived(self, s: Session, e: UpdateReceived) -> None:
@@ -415,7 +444,7 @@ class Peer:
             subtype=e.refresh.subtype,
         )
         if e.refresh.subtype == 0:
-            self.announce(s)  # RFC 2918 / 7313: re-advertise the Adj-RIB-Out
+            self.announce(s, (e.refresh.afi, e.refresh.safi))  # RFC 2918 / 7313
 
     def on_NotificationSent(self, s: Session, e: NotificationSent) -> None:
         self.log.emit("notification-sent", peer=self.address, **_notification(e.notification))
@@ -478,9 +507,10 @@ def _notification(n: Notification) -> dict[str, Any]:
 class Speaker:
     """The process: listeners plus one Peer per neighbor."""
 
-    def __init__(self, config: Config, log: EventLog) -> None:
+    def __init__(self, config: Config, log: EventLog, restarted: bool = False) -> None:
         self.config = config
         self.log = log
+        self.restarted = restarted  # set the GR R bit in the first OPEN to each peer
         self.loop = asyncio.get_running_loop()
         self.peers: dict[str, Peer] = {}
         self.servers: list[asyncio.Server] = []

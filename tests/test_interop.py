@@ -245,3 +245,27 @@ def test_collision_ends_in_one_session(lab: Lab) -> None:
     conns = [line for line in ss.splitlines()[1:] if line.strip()]
     assert len(conns) == 1, ss
     assert sp.state(link.b4) == "established"
+
+
+@pytest.mark.parametrize("graceful", [True, False], ids=["gr", "no-gr"])
+def test_lb_node_restart_keeps_the_vip_with_graceful_restart(lab: Lab, graceful: bool) -> None:
+    """RFC 4724: BIRD (the router) keeps a restarting pybgp node's VIP as stale."""
+    sp, bird, link = _setup(lab, "bird", graceful_restart=graceful)
+    sp.announce("192.0.2.10/32", communities=("65010:80",))
+    bird.start()  # type: ignore[attr-defined]
+    sp.start()
+    sp.wait_established(link.b4, timeout=40)
+    bird.wait_routes(lambda rs: len(rs) == 1, timeout=20)  # type: ignore[attr-defined]
+    sp.kill()  # no NOTIFICATION: the TCP connection just closes
+    bird.wait_state(link.a4, lambda s: s != "established", timeout=15)  # type: ignore[attr-defined]
+    time.sleep(1)
+    held = [r.prefix for r in bird.received_routes()]  # type: ignore[attr-defined]
+    if not graceful:
+        assert held == []  # without GR the VIP is withdrawn at once
+        return
+    assert held == ["192.0.2.10/32"]  # kept as stale while the node restarts
+    sp.start(restarted=True)
+    wait_for("re-established", lambda: len(sp.events("established")) >= 1, timeout=40)
+    bird.wait_state(link.a4, lambda s: s == "established", timeout=30)  # type: ignore[attr-defined]
+    time.sleep(2)  # End-of-RIB has swept what was not re-announced
+    assert [r.prefix for r in bird.received_routes()] == ["192.0.2.10/32"]  # type: ignore[attr-defined]

@@ -116,7 +116,7 @@ class PybgpSpeaker:
             lines.append("")
         return "\n".join(lines)
 
-    def start(self) -> None:
+    def start(self, restarted: bool = False) -> None:
         self.config.write_text(self._toml())
         argv = [
             sys.executable,
@@ -127,7 +127,7 @@ class PybgpSpeaker:
             str(self.config),
             "--log-format",
             "json",
-        ]
+        ] + (["--restarted"] if restarted else [])
         self.proc = self.lab.spawn(
             self.ns, argv, env={"PYTHONPATH": str(REPO)}, name=f"pybgp-{self.router_id}", cwd=REPO
         )
@@ -136,6 +136,12 @@ class PybgpSpeaker:
         """SIGTERM: Cease/Administrative Shutdown with a message to every peer."""
         if self.proc is not None:
             self.proc.signal(signal.SIGTERM)
+            self.proc.popen.wait(timeout=10)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies without a NOTIFICATION (a crash, or a restart)."""
+        if self.proc is not None:
+            self.proc.signal(signal.SIGKILL)
             self.proc.popen.wait(timeout=10)
 
     def refresh_all(self) -> None:
