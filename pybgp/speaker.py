@@ -109,11 +109,17 @@ class Connection(asyncio.Protocol):
         self.peer.attached(self)
 
     def data_received(self, data: bytes) -> None:
-        if not self.closing:
+        if not self.closing:  # after a NOTIFICATION the rest is read and dropped
             self.session.data_received(data, self.peer.now())
             self.peer.pump(self.session)
 
+    def eof_received(self) -> bool | None:
+        if self.closing and self.transport is not None:
+            self.transport.close()
+        return None
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self.peer.detached(self, exc)
 
     def pause_writing(self) -> None:
@@ -125,9 +131,24 @@ class Connection(asyncio.Protocol):
         self.peer.pump(self.session)
 
     def close(self) -> None:
+        """Close after what is buffered (a NOTIFICATION) has left.
+
+        The write side is shut first and the socket kept reading until the peer
+        closes (or 2 s): closing a socket with unread data sends a TCP RST, and a peer
+        that receives an RST drops the NOTIFICATION it had not read yet.
+        """
+        if self.closing or self.transport is None:
+            self.closing = True
+            return
         self.closing = True
-        if self.transport is not None:
-            self.transport.close()  # flushes what is buffered, then closes
+        t = self.transport
+        if t.can_write_eof():
+            t.write_eof()  # FIN after the buffered data
+            self.peer.loop.call_later(2.0, t.close)
+        else:
+            t.close()
+
+    lost = False
 
 
 class Peer:
@@ -149,6 +170,7 @@ class Peer:
         self.stale_timer: asyncio.TimerHandle | None = None
         self.sent = 0
         self.last_error = ""
+        self.closing_conns: list[Connection] = []
         self.log = speaker.log
 
     # ------------------------------------------------------------------ lifecycle
@@ -166,6 +188,9 @@ class Peer:
             self.pump(s)
         if self.connecting is not None:
             self.connecting.cancel()
+
+    def open_connections(self) -> int:
+        return sum(1 for c in self.closing_conns if not c.lost) + len(self.conns)
 
     def close(self) -> None:
         """Forget everything: timers, tasks, transports (after ``stop``)."""
@@ -296,6 +321,7 @@ class Peer:
         conn = self.conns.pop(s, None)
         if conn is not None:
             conn.close()
+            self.closing_conns = [c for c in self.closing_conns if not c.lost] + [conn]
         if s is self.candidate:
             self._drop_candidate()
 
@@ -586,7 +612,10 @@ class Speaker:
     async def stop(self, message: str = "") -> None:
         for peer in self.peers.values():
             peer.stop(message)
-        await asyncio.sleep(0.2)  # let the NOTIFICATIONs reach the wire
+        # let the NOTIFICATIONs reach the peers and their FINs come back (at most 2 s)
+        end = self.loop.time() + 2.0
+        while self.loop.time() < end and any(p.open_connections() for p in self.peers.values()):
+            await asyncio.sleep(0.02)
         for peer in self.peers.values():
             peer.close()
         for server in self.servers:
@@ -681,6 +710,9 @@ class _Acceptor(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
             self.conn.connection_lost(exc)
+
+    def eof_received(self) -> bool | None:
+        return self.conn.eof_received() if self.conn is not None else None
 
     def pause_writing(self) -> None:
         if self.conn is not None:

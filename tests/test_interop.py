@@ -119,11 +119,15 @@ def test_session_routes_refresh_and_shutdown(lab: Lab, kind: str) -> None:
     if add_path == "both":
         assert r4.path_id is not None  # the daemon sent path identifiers
 
-    # pybgp asks for a ROUTE-REFRESH (SIGUSR1): the daemon re-sends its routes
-    before = len(sp.events("update"))
-    sp.refresh_all()
-    wait_for("routes re-sent to pybgp", lambda: len(sp.events("update")) > before, 15)
-    assert len(sp.received_routes()) == 2
+    # pybgp asks for a ROUTE-REFRESH (SIGUSR1): the daemon re-sends its routes.  FRR
+    # answers a refresh only after its End-of-RIB, which it sends only with GR: its
+    # case is test_route_refresh_from_pybgp_to_frr.
+    if gr:
+        wait_for("End-of-RIB from the daemon", lambda: len(sp.events("end-of-rib")) >= 2, 20)
+        before = len(sp.events("update"))
+        sp.refresh_all()
+        wait_for("routes re-sent to pybgp", lambda: len(sp.events("update")) > before, 30)
+        assert len(sp.received_routes()) == 2
     # the daemon asks for one: pybgp re-advertises its Adj-RIB-Out.  GoBGP's soft reset
     # in re-applies its own policy to its Adj-RIB-In and sends no ROUTE-REFRESH.
     if kind != "gobgp":
@@ -269,3 +273,16 @@ def test_lb_node_restart_keeps_the_vip_with_graceful_restart(lab: Lab, graceful:
     bird.wait_state(link.a4, lambda s: s == "established", timeout=30)  # type: ignore[attr-defined]
     time.sleep(2)  # End-of-RIB has swept what was not re-announced
     assert [r.prefix for r in bird.received_routes()] == ["192.0.2.10/32"]  # type: ignore[attr-defined]
+
+
+def test_route_refresh_from_pybgp_to_frr(lab: Lab) -> None:
+    sp, frr, link = _setup(lab, "frr", graceful_restart=True)
+    frr.announce("198.51.100.0/24", large_communities=[f"{D_AS}:9:1"])  # type: ignore[attr-defined]
+    frr.start()  # type: ignore[attr-defined]
+    sp.start()
+    sp.wait_established(link.b4, timeout=40)
+    wait_for("End-of-RIB from FRR", lambda: len(sp.events("end-of-rib")) >= 2, 20)
+    before = len(sp.events("update"))
+    sp.refresh_all()
+    wait_for("FRR re-sent its routes", lambda: len(sp.events("update")) > before, 30)
+    assert [r.prefix for r in sp.received_routes()] == ["198.51.100.0/24"]

@@ -752,6 +752,9 @@ class Frr(Daemon):
             " no bgp default ipv4-unicast",
             " no bgp network import-check",
             " coalesce-time 100",  # default ~1 s before the first UPDATEs to a new peer
+            # FRR 8.4 suppresses UPDATEs identical to what it already sent, which also
+            # swallows the re-advertisement a ROUTE-REFRESH asks for
+            " no bgp suppress-duplicates",
         ]
         for nb in self.neighbors.values():
             a = nb.address
