@@ -1,0 +1,360 @@
+"""Adj-RIB-In and Loc-RIB (RFC 4271 3.2): routes in, decisions and diffs out.
+
+How this works: :class:`Rib` is pure: calls go in (``announce``, ``withdraw``,
+``apply_update``, ``peer_down``, ``reimport``) and a :class:`RibDiff` comes out,
+one :class:`PrefixChange` per prefix whose candidate set changed: the old and new
+:class:`~rib.decision.Selection` (ranked paths, ECMP count, reason).  Nothing else
+leaves the table; Adj-RIB-Outs (``rib.adjout``) are driven by these diffs alone.
+
+Storage is kept small because a full table is a million routes:
+
+- Adj-RIB-In before policy: per peer and family, a dict from a key int to the
+  received (interned, shared) ``AttrSet``.  The key is the prefix itself when the path
+  id is 0, else ``prefix | path_id << 144`` (prefix keys are at most 136 bits).
+- Loc-RIB: per family, a dict from prefix to its ``Selection``: a 3-tuple of the
+  ranked routes, the ECMP count and the reason; a prefix with one route (most of a
+  full table) stores just that route.  A route is the 3-tuple
+  ``(peer, path_id, attrs)`` with the attributes *after* import policy.  The
+  Adj-RIB-In after policy is not stored twice: it is the Loc-RIB's candidates from
+  that peer (``adj_rib_in(..., post_policy=True)`` reads it back).
+
+Import runs, per route: the loop checks of ``rib.reflect.import_check``, the removal
+of a LOCAL_PREF received over eBGP (RFC 4271 5.1.5), then the import policy hook.
+A route the import rejects stays in the pre-policy Adj-RIB-In, so ``reimport`` can
+run a changed policy without a ROUTE-REFRESH (soft reconfiguration inbound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from pybgp.codec.attributes import AttrSet
+from pybgp.codec.errors import Action
+from pybgp.codec.update import Update
+
+from .config import RibConfig
+from .decision import NO_SELECTION, Explanation, Reason, Route, Selection, explain, select
+from .peer import PeerInfo
+from .reflect import import_check
+
+__all__ = [
+    "Family",
+    "ImportPolicy",
+    "PrefixChange",
+    "RibDiff",
+    "Rib",
+    "PATH_SHIFT",
+]
+
+Family = tuple[int, int]
+"""(AFI, SAFI)."""
+ImportPolicy = Callable[[PeerInfo, int, int, int, AttrSet], AttrSet | None]
+"""``(peer, afi, safi, prefix, attrs) -> attrs or None (reject)``."""
+PATH_SHIFT = 144
+_PREFIX_MASK = (1 << PATH_SHIFT) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixChange:
+    """What happened to one prefix: its selection before and after."""
+
+    afi: int
+    safi: int
+    prefix: int
+    old: Selection
+    new: Selection
+
+    @property
+    def reason(self) -> Reason:
+        """The decision step that chose the new best (NO_PATH when none is left)."""
+        return self.new.reason
+
+    @property
+    def old_best(self) -> Route | None:
+        return self.old.ranked[0] if self.old.ranked else None
+
+    @property
+    def new_best(self) -> Route | None:
+        return self.new.ranked[0] if self.new.ranked else None
+
+    @property
+    def old_ecmp(self) -> tuple[Route, ...]:
+        return self.old.ranked[: self.old.n_ecmp]
+
+    @property
+    def new_ecmp(self) -> tuple[Route, ...]:
+        return self.new.ranked[: self.new.n_ecmp]
+
+    @property
+    def best_changed(self) -> bool:
+        return self.old_best != self.new_best
+
+    @property
+    def ecmp_changed(self) -> bool:
+        return set(self.old_ecmp) != set(self.new_ecmp)
+
+
+RibDiff = tuple[PrefixChange, ...]
+
+
+def _sel(value: Selection | Route | None) -> Selection:
+    """A stored Loc-RIB entry as a Selection (a lone route is stored bare)."""
+    if value is None:
+        return NO_SELECTION
+    if type(value) is Route:
+        return Selection((value,), 1, Reason.ONLY_PATH)
+    return value  # type: ignore[return-value]
+
+
+def _key(prefix: int, path_id: int) -> int:
+    return prefix | (path_id << PATH_SHIFT) if path_id else prefix
+
+
+class Rib:
+    """Adj-RIBs-In and the Loc-RIB of one speaker, for every address family."""
+
+    def __init__(self, config: RibConfig, import_policy: ImportPolicy | None = None) -> None:
+        self.config = config
+        self.import_policy = import_policy
+        self.peers: dict[int, PeerInfo] = {}
+        self._pre: dict[int, dict[Family, dict[int, AttrSet]]] = {}
+        self._loc: dict[Family, dict[int, Selection | Route]] = {}
+        self._sets: dict[AttrSet, AttrSet] = {}
+        self._no_lp: dict[AttrSet, AttrSet] = {}
+        self._batch: dict[tuple[Family, int], Selection] = {}
+
+    # --- peers ------------------------------------------------------------------
+    def add_peer(self, peer: PeerInfo) -> None:
+        """Register ``peer``; its index must be unique."""
+        known = self.peers.get(peer.index)
+        if known is not None and known is not peer:
+            raise ValueError(f"peer index {peer.index} is already {known.address}")
+        self.peers[peer.index] = peer
+        self._pre.setdefault(peer.index, {})
+
+    def _check(self, peer: PeerInfo) -> dict[Family, dict[int, AttrSet]]:
+        if self.peers.get(peer.index) is not peer:
+            raise ValueError(f"unknown peer {peer.address} (index {peer.index}): add_peer first")
+        return self._pre[peer.index]
+
+    def peer_down(self, peer: PeerInfo) -> RibDiff:
+        """Withdraw everything ``peer`` sent: its session went down (RFC 4271 8.2.2)."""
+        pre = self._check(peer)
+        for fam, routes in pre.items():
+            for key in routes:
+                self._set(fam, key & _PREFIX_MASK, peer, key >> PATH_SHIFT, None)
+        pre.clear()
+        return self._flush()
+
+    def remove_peer(self, peer: PeerInfo) -> RibDiff:
+        """``peer_down`` and forget the peer."""
+        diff = self.peer_down(peer)
+        del self.peers[peer.index], self._pre[peer.index]
+        return diff
+
+    # --- input ------------------------------------------------------------------
+    def announce(
+        self, peer: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet, path_id: int = 0
+    ) -> RibDiff:
+        """One route received (an NLRI of an UPDATE); replaces the same path id's route."""
+        self._announce(self._check(peer), peer, afi, safi, prefix, path_id, attrs)
+        return self._flush()
+
+    def withdraw(
+        self, peer: PeerInfo, afi: int, safi: int, prefix: int, path_id: int = 0
+    ) -> RibDiff:
+        """One route withdrawn."""
+        self._withdraw(self._check(peer), peer, afi, safi, prefix, path_id)
+        return self._flush()
+
+    def apply_update(self, peer: PeerInfo, u: Update) -> RibDiff:
+        """Apply a decoded UPDATE: withdrawals, then announcements (RFC 4271 9.1).
+
+        With an RFC 7606 treat-as-withdraw error (or worse) every NLRI it carries is
+        withdrawn (RFC 7606 2).  Families the codec keeps as raw bytes are ignored.
+        """
+        pre = self._check(peer)
+        gone: list[tuple[int, int, int, int]] = [
+            (1, 1, p, u.withdrawn_ids[i] if u.withdrawn_ids else 0)
+            for i, p in enumerate(u.withdrawn)
+        ]
+        new: list[tuple[int, int, int, int]] = [
+            (1, 1, p, u.nlri_ids[i] if u.nlri_ids else 0) for i, p in enumerate(u.nlri)
+        ]
+        if u.mp_unreach is not None and u.mp_unreach.raw_nlri is None:
+            w = u.mp_unreach
+            gone += [
+                (w.afi, w.safi, p, w.path_ids[i] if w.path_ids else 0)
+                for i, p in enumerate(w.withdrawn)
+            ]
+        if u.mp_reach is not None and u.mp_reach.raw_nlri is None:
+            r = u.mp_reach
+            new += [
+                (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(r.nlri)
+            ]
+        if u.attrs is None or u.action >= Action.TREAT_AS_WITHDRAW:
+            gone, new = gone + new, []
+        for afi, safi, p, path_id in gone:
+            self._withdraw(pre, peer, afi, safi, p, path_id)
+        if u.attrs is not None:
+            for afi, safi, p, path_id in new:
+                self._announce(pre, peer, afi, safi, p, path_id, u.attrs)
+        return self._flush()
+
+    def reimport(self, peer: PeerInfo | None = None) -> RibDiff:
+        """Run the import (policy included) again over the stored pre-policy routes."""
+        for p in [peer] if peer is not None else list(self.peers.values()):
+            for fam, routes in self._check(p).items():
+                for key, attrs in routes.items():
+                    prefix, path_id = key & _PREFIX_MASK, key >> PATH_SHIFT
+                    post = self._import(p, fam[0], fam[1], prefix, attrs)
+                    self._set(fam, prefix, p, path_id, post)
+        return self._flush()
+
+    def set_import_policy(self, policy: ImportPolicy | None) -> RibDiff:
+        """Swap the import policy and re-run it over every Adj-RIB-In."""
+        self.import_policy = policy
+        return self.reimport()
+
+    # --- internals ----------------------------------------------------------------
+    def _announce(
+        self,
+        pre: dict[Family, dict[int, AttrSet]],
+        peer: PeerInfo,
+        afi: int,
+        safi: int,
+        prefix: int,
+        path_id: int,
+        attrs: AttrSet,
+    ) -> None:
+        fam = (afi, safi)
+        table = pre.get(fam)
+        if table is None:
+            table = pre[fam] = {}
+        table[_key(prefix, path_id)] = attrs
+        self._set(fam, prefix, peer, path_id, self._import(peer, afi, safi, prefix, attrs))
+
+    def _withdraw(
+        self,
+        pre: dict[Family, dict[int, AttrSet]],
+        peer: PeerInfo,
+        afi: int,
+        safi: int,
+        prefix: int,
+        path_id: int,
+    ) -> None:
+        fam = (afi, safi)
+        table = pre.get(fam)
+        if table is not None and table.pop(_key(prefix, path_id), None) is not None:
+            self._set(fam, prefix, peer, path_id, None)
+
+    def _import(
+        self, peer: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet
+    ) -> AttrSet | None:
+        if import_check(peer, attrs, self.config) is not None:
+            return None
+        if not peer.ibgp and attrs.local_pref is not None:
+            # RFC 4271 5.1.5: LOCAL_PREF from an external peer is ignored
+            stripped = self._no_lp.get(attrs)
+            if stripped is None:
+                stripped = self._no_lp[attrs] = self._intern(attrs.replace(local_pref=None))
+            attrs = stripped
+        if self.import_policy is None:
+            return attrs
+        out = self.import_policy(peer, afi, safi, prefix, attrs)
+        return out if out is None or out is attrs else self._intern(out)
+
+    def _intern(self, attrs: AttrSet) -> AttrSet:
+        return self._sets.setdefault(attrs, attrs)
+
+    def _set(
+        self, fam: Family, prefix: int, peer: PeerInfo, path_id: int, attrs: AttrSet | None
+    ) -> None:
+        """Put (or with None remove) ``peer``'s route and decide the prefix again."""
+        loc = self._loc.get(fam)
+        if loc is None:
+            loc = self._loc[fam] = {}
+        old = _sel(loc.get(prefix))
+        cands = [r for r in old.ranked if r.peer is not peer or r.path_id != path_id]
+        if len(cands) == len(old.ranked):
+            if attrs is None:
+                return  # nothing to withdraw
+        elif attrs is not None:
+            prev = next(r for r in old.ranked if r.peer is peer and r.path_id == path_id)
+            if prev.attrs is attrs or prev.attrs == attrs:
+                return  # the same route again
+        bkey = (fam, prefix)
+        if bkey not in self._batch:
+            self._batch[bkey] = old
+        if attrs is not None:
+            cands.append(Route(peer, path_id, attrs))
+        new = select(cands, self.config.decision)
+        if new.reason == Reason.ONLY_PATH:
+            loc[prefix] = new.ranked[0]  # the common case, stored as the bare route
+        elif new.ranked:
+            loc[prefix] = new
+        else:
+            del loc[prefix]
+
+    def _flush(self) -> RibDiff:
+        batch, self._batch = self._batch, {}
+        out = []
+        for (fam, prefix), old in batch.items():
+            new = _sel(self._loc[fam].get(prefix))
+            if new != old:
+                out.append(PrefixChange(fam[0], fam[1], prefix, old, new))
+        return tuple(out)
+
+    # --- queries ------------------------------------------------------------------
+    def families(self) -> tuple[Family, ...]:
+        return tuple(fam for fam, loc in self._loc.items() if loc)
+
+    def selection(self, afi: int, safi: int, prefix: int) -> Selection:
+        """The ranked routes, ECMP count and reason for ``prefix``."""
+        return _sel(self._loc.get((afi, safi), {}).get(prefix))
+
+    def best(self, afi: int, safi: int, prefix: int) -> Route | None:
+        ranked = self.selection(afi, safi, prefix).ranked
+        return ranked[0] if ranked else None
+
+    def ecmp(self, afi: int, safi: int, prefix: int) -> tuple[Route, ...]:
+        """The multipath set, best first."""
+        s = self.selection(afi, safi, prefix)
+        return s.ranked[: s.n_ecmp]
+
+    def explain(self, afi: int, safi: int, prefix: int) -> Explanation:
+        """Which step decided ``prefix``, and what each step left standing."""
+        return explain(self.selection(afi, safi, prefix).ranked, self.config.decision)
+
+    def loc_rib(self, afi: int, safi: int) -> Iterator[tuple[int, Selection]]:
+        """``(prefix, selection)`` for every prefix with a route."""
+        return ((p, _sel(v)) for p, v in self._loc.get((afi, safi), {}).items())
+
+    def __len__(self) -> int:
+        """Prefixes in the Loc-RIB, over all families."""
+        return sum(len(loc) for loc in self._loc.values())
+
+    def adj_rib_in(
+        self, peer: PeerInfo, afi: int, safi: int, post_policy: bool = False
+    ) -> dict[tuple[int, int], AttrSet]:
+        """``{(prefix, path_id): attrs}`` as received, or as accepted by import."""
+        pre = self._check(peer).get((afi, safi), {})
+        out: dict[tuple[int, int], AttrSet] = {}
+        loc = self._loc.get((afi, safi), {})
+        for key, attrs in pre.items():
+            prefix, path_id = key & _PREFIX_MASK, key >> PATH_SHIFT
+            if not post_policy:
+                out[prefix, path_id] = attrs
+                continue
+            for r in _sel(loc.get(prefix)).ranked:
+                if r.peer is peer and r.path_id == path_id:
+                    out[prefix, path_id] = r.attrs
+        return out
+
+    def dump(self, afi: int, safi: int) -> RibDiff:
+        """The whole Loc-RIB of a family as changes from nothing (to fill an Adj-RIB-Out)."""
+        return tuple(
+            PrefixChange(afi, safi, prefix, NO_SELECTION, sel)
+            for prefix, sel in self.loc_rib(afi, safi)
+        )
