@@ -64,14 +64,16 @@ ROLES = {name.lower().replace("_", "-"): role for name, role in Role.__members__
 ORIGINS = {"igp": Origin.IGP, "egp": Origin.EGP, "incomplete": Origin.INCOMPLETE}
 
 _GLOBAL_KEYS = """asn router_id listen_address listen_port cluster_id hold_time keepalive
-    connect_retry delay_open restart_time hostname"""
+    connect_retry delay_open restart_time hostname maximum_paths multipath_relax
+    always_compare_med"""
 _NEIGHBOR_KEYS = """address remote_as description port local_address passive shutdown hold_time
     keepalive connect_retry delay_open families route_reflector_client next_hop_self add_path
     add_path_send_max md5_password ttl_security max_prefixes max_prefix_restart
-    graceful_restart restart_time enhanced_route_refresh extended_message role"""
+    graceful_restart restart_time enhanced_route_refresh extended_message role import_policy
+    export_policy"""
 _ORIGINATE_KEYS = "prefix next_hop communities large_communities med local_pref origin as_path"
 KEYS: dict[str, tuple[str, ...]] = {
-    "": ("global", "control", "neighbors", "originate"),
+    "": ("global", "control", "neighbors", "originate", "prefix_lists", "policies"),
     "global": tuple(_GLOBAL_KEYS.split()),
     "control": ("socket",),
     "neighbors": tuple(_NEIGHBOR_KEYS.split()),
@@ -119,6 +121,12 @@ class GlobalConfig:
     delay_open: int = 0
     restart_time: int = 120
     hostname: str | None = None
+    maximum_paths: int = 64
+    """Largest ECMP set (RFC 4271 9.1.2.2 multipath); 1 turns multipath off."""
+    multipath_relax: bool = False
+    """ECMP across AS paths of equal length from different neighbour ASes."""
+    always_compare_med: bool = False
+    """Compare MED between routes from different neighbour ASes (RFC 4271 9.1.2.2 c)."""
 
     @property
     def is_route_reflector(self) -> bool:
@@ -209,6 +217,8 @@ class Config:
     neighbors: tuple[NeighborConfig, ...] = ()
     originate: tuple[OriginateConfig, ...] = ()
     source: str = field(default="<string>", compare=False)
+    policies: Any = field(default=None, compare=False)
+    """``rib.policy.Policies``: prefix lists, policies, per-neighbor import/export."""
 
     def neighbor(self, address: str) -> NeighborConfig | None:
         key = _canonical(address)
@@ -272,7 +282,12 @@ def parse_config(text: str, source: str = "<string>", daemon: str = "speaker") -
     _unique(top, "neighbors", "address", [n.address for n in neighbors], "a neighbor")
     originate = tuple(_originate(t) for t in top.tables("originate"))
     _unique(top, "originate", "prefix", [o.prefix for o in originate], "an originated prefix")
-    return Config(glob, ControlConfig(socket or socket_default), neighbors, originate, source)
+    from rib.policy import parse_policies  # rib.policy's errors subclass ConfigError
+
+    policies = parse_policies(doc, source)
+    return Config(
+        glob, ControlConfig(socket or socket_default), neighbors, originate, source, policies
+    )
 
 
 def default_control_socket(
@@ -343,6 +358,9 @@ def _global(t: _Table) -> GlobalConfig:
         delay_open=t.integer("delay_open", 0, 65535, 0),
         restart_time=t.integer("restart_time", 0, 4095, 120),
         hostname=t.text("hostname", 1, 255),
+        maximum_paths=t.integer("maximum_paths", 1, 1024, 64),
+        multipath_relax=t.flag("multipath_relax", False),
+        always_compare_med=t.flag("always_compare_med", False),
     )
 
 

@@ -101,7 +101,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
         if fam == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(1024)  # a burst of peers (a restarted RR) must not overflow it
         sock.setblocking(False)
     except OSError:
         sock.close()
