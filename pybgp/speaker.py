@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
+
+from rib import PeerInfo
 
 from .codec.attributes import AttrSet, as4_merge
 from .codec.notification import Notification
@@ -48,6 +50,7 @@ from .events import (
 )
 from .fsm import Session, collision_winner
 from .negotiation import PeerSettings, unwrap_hard_reset
+from .routing import ORIGINATE_PATH_ID, Routing
 from .transport import (
     TransportError,
     client_socket,
@@ -171,6 +174,9 @@ class Peer:
         self.sent = 0
         self.last_error = ""
         self.closing_conns: list[Connection] = []
+        self.info: PeerInfo | None = None  # the RIB's view of the Established session
+        self.stale_info: PeerInfo | None = None  # a previous session's routes, kept by GR
+        self.eor: set[tuple[int, int]] = set()
         self.log = speaker.log
 
     # ------------------------------------------------------------------ lifecycle
@@ -368,7 +374,29 @@ class Peer:
         if self.settings.restarting:  # the R bit is for the first session after a restart
             self.settings = replace(self.settings, restarting=False)
             s.settings = self.settings
+        conn = self.conns.get(s)
+        name = conn.transport.get_extra_info("sockname") if conn and conn.transport else None
+        local = ipaddress.ip_address(normalize_address(name[0])).packed if name else b""
+        self.eor = set()
+        self.speaker.routing.up(self, local, e.peer_open.asn, e.peer_open.bgp_id)
         self.announce(s)
+
+    def send_updates(self, updates: Iterable[Update]) -> None:
+        """Send UPDATEs on the Established session, for negotiated families only."""
+        s = self.session
+        neg = s.negotiated
+        if s.state != State.ESTABLISHED or neg is None:
+            return
+        for u in updates:
+            fam = (1, 1)
+            if u.mp_reach is not None:
+                fam = (u.mp_reach.afi, u.mp_reach.safi)
+            elif u.mp_unreach is not None:
+                fam = (u.mp_unreach.afi, u.mp_unreach.safi)
+            if fam in neg.families:
+                s.send_update(u)
+                self.sent += 1
+        self.pump(s)
 
     def announce(self, s: Session, refresh: tuple[int, int] | None = None) -> None:
         """Send the originated routes of the negotiated families.
@@ -396,10 +424,12 @@ class Peer:
                 continue
             attrs = self.speaker.attrs_for(self, o, local_ip)
             if attrs is not None:
-                routes.append((o.afi, 1, o.nlri, 1, attrs))
+                routes.append((o.afi, 1, o.nlri, ORIGINATE_PATH_ID, attrs))
         for update in pack_announcements(routes, opts):
             s.send_update(update)
             self.sent += 1
+        if refresh is not None:
+            self.speaker.routing.refresh(self, *refresh)  # what the RIB sends this peer
         for afi, safi in sorted(families):
             if refresh is None:
                 s.send_end_of_rib(afi, safi)
@@ -409,6 +439,7 @@ class Peer:
 
     def on_UpdateReceived(self, s: Session, e: UpdateReceived) -> None:
         self.on_update(e.update)
+        self.speaker.routing.update(self, e.update)
         s.prefix_count(len(self.adj_rib_in), self.now())
 
     def on_update(self, u: Update) -> None:
@@ -460,6 +491,10 @@ class Peer:
     def on_EndOfRib(self, s: Session, e: EndOfRib) -> None:
         self.log.emit("end-of-rib", peer=self.address, afi=e.afi, safi=e.safi)
         self._sweep_stale((e.afi, e.safi))
+        self.eor.add((e.afi, e.safi))
+        neg = s.negotiated
+        if neg is not None and set(neg.families) <= self.eor:
+            self.speaker.routing.sweep(self)  # RFC 4724 4.2: every family is back
 
     def on_RouteRefreshReceived(self, s: Session, e: RouteRefreshReceived) -> None:
         self.log.emit(
@@ -490,6 +525,7 @@ class Peer:
             self.log.emit("closed", peer=self.address, reason=e.reason)
             return
         self.log.emit("down", peer=self.address, reason=e.reason, graceful=e.graceful)
+        self.speaker.routing.down(self, graceful=e.graceful)
         if e.graceful and self.adj_rib_in:
             # RFC 4724 4.2: keep the routes as stale until End-of-RIB or the restart time
             self.stale = set(self.adj_rib_in)
@@ -505,6 +541,8 @@ class Peer:
             self.stale.clear()
 
     def _sweep_stale(self, family: tuple[int, int] | None) -> None:
+        if family is None:  # the restart time ran out
+            self.speaker.routing.sweep(self)
         doomed = [k for k in self.stale if family is None or k[:2] == family]
         for key in doomed:
             self.adj_rib_in.pop(key, None)
@@ -539,6 +577,7 @@ class Speaker:
         self.restarted = restarted  # set the GR R bit in the first OPEN to each peer
         self.loop = asyncio.get_running_loop()
         self.peers: dict[str, Peer] = {}
+        self.routing = Routing(config)
         self.servers: list[asyncio.Server] = []
         self.listen_sockets: list[Any] = []
 
@@ -644,6 +683,7 @@ class Speaker:
         """Apply a new configuration without touching unchanged sessions."""
         diff = diff_neighbors(self.config, new)
         self.config = new
+        self.routing.reload(new)
         for n in diff.removed:
             peer = self.peers.pop(n.address)
             peer.stop("neighbor removed from the configuration")

@@ -1,0 +1,197 @@
+"""Routing between peers: the speaker's glue to the pure RIB (``rib/``).
+
+How this works: :class:`Routing` owns the one :class:`~rib.Rib` of the process, an
+:class:`~rib.AdjRibOut` per Established peer and the shared export cache.  The
+speaker calls ``up`` when a session is Established, ``update`` for every UPDATE,
+``down`` when it ends and ``refresh`` for a ROUTE-REFRESH; each returns nothing and
+sends, through :meth:`Peer.send_updates`, what the RIB diff means for every peer.
+Import and export policy (``rib.policy``) are applied here, with RFC 8212 defaults:
+an eBGP neighbor without a policy gets nothing into the RIB and nothing out of it.
+Locally configured ``[[originate]]`` routes are not in the RIB; the speaker sends
+them itself (their path ids start at ``ORIGINATE_PATH_ID`` so they never collide
+with the ids an Adj-RIB-Out allocates).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from rib import (
+    AddPathSend,
+    AdjRibOut,
+    DecisionOptions,
+    ExportCache,
+    PeerInfo,
+    Rib,
+    RibConfig,
+    RibDiff,
+    fan_out,
+)
+
+from .codec.attributes import AttrSet, as4_merge
+from .codec.update import Update
+from .config import Config
+
+if TYPE_CHECKING:
+    from .speaker import Peer
+
+__all__ = ["Routing", "ORIGINATE_PATH_ID", "rib_config"]
+
+ORIGINATE_PATH_ID = 0x80000000
+
+
+def rib_config(cfg: Config) -> RibConfig:
+    g = cfg.global_
+    return RibConfig(
+        local_as=g.asn,
+        router_id=ipaddress.IPv4Address(g.router_id).packed,
+        cluster_id=ipaddress.IPv4Address(g.cluster_id).packed if g.cluster_id else None,
+        decision=DecisionOptions(
+            always_compare_med=g.always_compare_med,
+            multipath_relax=g.multipath_relax,
+            maximum_paths=g.maximum_paths,
+        ),
+    )
+
+
+class Routing:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rib_config = rib_config(config)
+        self.rib = Rib(self.rib_config, import_policy=self._import)
+        self.cache = ExportCache(self.rib_config)
+        self.index = itertools.count(1)
+        self.up_peers: dict[PeerInfo, Peer] = {}
+        self.outs: dict[PeerInfo, AdjRibOut] = {}
+        self.policies: dict[str, tuple[Any, Any]] = {}
+
+    # ------------------------------------------------------------------ policy
+    def _policies(self, peer: Peer) -> tuple[Any, Any]:
+        cached = self.policies.get(peer.address)
+        if cached is None:
+            from rib.policy import effective_policy
+
+            ebgp = not peer.config.is_ibgp(self.config.global_.asn)
+            pols = self.config.policies
+            mine = pols.for_neighbor(peer.address) if pols is not None else None
+            imp = mine.import_policy if mine is not None else None
+            exp = mine.export_policy if mine is not None else None
+            cached = (effective_policy(ebgp, imp), effective_policy(ebgp, exp))
+            self.policies[peer.address] = cached
+        return cached
+
+    def _import(
+        self, info: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet
+    ) -> AttrSet | None:
+        peer = self.up_peers.get(info)
+        if peer is None:
+            return attrs
+        result = self._policies(peer)[0].apply(afi, safi, prefix, attrs)
+        return result.attrs if result.accepted else None
+
+    def _export(self, peer: Peer) -> Any:
+        def export(
+            info: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet
+        ) -> AttrSet | None:
+            result = self._policies(peer)[1].apply(afi, safi, prefix, attrs)
+            if not result.accepted or result.attrs is None:
+                return None
+            out: AttrSet = result.attrs
+            if result.next_hop_self and info.local_address:
+                if afi == 1 and len(info.local_address) == 4:
+                    out = out.replace(next_hop=info.local_address)
+                else:
+                    out = out.replace(mp_next_hop=info.local_address)
+            return out
+
+        return export
+
+    def reload(self, config: Config) -> None:
+        """New policies apply to what the RIB holds (RFC 7313-free soft reconfiguration)."""
+        self.config = config
+        self.policies.clear()
+        self.propagate(self.rib.reimport())
+
+    # ------------------------------------------------------------------ sessions
+    def up(self, peer: Peer, local: bytes, asn: int, bgp_id: bytes) -> None:
+        """A session is Established: register it and send it the Loc-RIB."""
+        s = peer.session
+        opts, neg = s.options, s.negotiated
+        assert opts is not None and neg is not None
+        families = sorted(set(neg.families) & set(peer.settings.families))
+        mode = AddPathSend.OFF
+        if peer.config.add_path in ("send", "both") and all(f in opts.addpath_tx for f in families):
+            n = peer.config.add_path_send_max
+            mode = AddPathSend.BEST_N if n else AddPathSend.ECMP
+        info = PeerInfo(
+            address=peer.address,
+            asn=asn,
+            bgp_id=bgp_id,
+            local_as=self.config.global_.asn,
+            index=next(self.index),
+            rr_client=peer.config.route_reflector_client,
+            local_address=local,
+            next_hop_self=peer.config.next_hop_self,
+            addpath_send=mode,
+            addpath_n=peer.config.add_path_send_max or 2,
+        )
+        peer.info = info
+        self.rib.add_peer(info)
+        self.up_peers[info] = peer
+        out = self.outs[info] = AdjRibOut(info, self.rib_config, self.cache, self._export(peer))
+        for afi, safi in families:
+            sent = out.apply(self.rib.dump(afi, safi))
+            if sent:
+                peer.send_updates(sent.updates(opts))
+
+    def update(self, peer: Peer, u: Update) -> None:
+        info = peer.info
+        if info is None:
+            return
+        opts = peer.session.options
+        if u.attrs is not None and opts is not None and not opts.four_octet_as:
+            u = replace(u, attrs=as4_merge(u.attrs))  # RFC 6793 4.2.3
+        self.propagate(self.rib.apply_update(info, u))
+
+    def down(self, peer: Peer, graceful: bool) -> None:
+        """The session ended.  With graceful restart the routes stay until ``sweep``."""
+        info = peer.info
+        if info is None:
+            return
+        peer.info = None
+        self.outs.pop(info, None)
+        self.up_peers.pop(info, None)
+        if graceful:
+            peer.stale_info = info  # RFC 4724 4.2: keep its routes for now
+        else:
+            self.propagate(self.rib.remove_peer(info))
+
+    def sweep(self, peer: Peer) -> None:
+        """Drop what a restarted peer did not send again (End-of-RIB or timer)."""
+        old = peer.stale_info
+        if old is not None:
+            peer.stale_info = None
+            self.propagate(self.rib.remove_peer(old))
+
+    def refresh(self, peer: Peer, afi: int, safi: int) -> None:
+        """Re-send the Adj-RIB-Out of one family (RFC 2918 4)."""
+        info, opts = peer.info, peer.session.options
+        if info is None or opts is None or info not in self.outs:
+            return
+        table = self.outs[info].table(afi, safi)
+        routes = [(afi, safi, prefix, pid, attrs) for (prefix, pid), attrs in table.items()]
+        from .codec.pack import pack_announcements
+
+        peer.send_updates(pack_announcements(routes, opts))
+
+    def propagate(self, diff: RibDiff) -> None:
+        if not diff:
+            return
+        for info, sent in fan_out(diff, self.outs.values()).items():
+            peer = self.up_peers.get(info)
+            opts = peer.session.options if peer is not None else None
+            if peer is not None and opts is not None and sent:
+                peer.send_updates(sent.updates(opts))
