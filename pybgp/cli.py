@@ -205,6 +205,45 @@ def speaker(config_path: str, log_format: str, check: bool, restarted: bool) -> 
 
 @main.command()
 @click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="TOML configuration; [global] cluster_id makes it a route reflector.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Event log on stdout: readable lines or JSON lines.",
+)
+@click.option("--check", is_flag=True, help="Validate the configuration and exit.")
+@click.option("--restarted", is_flag=True, help="Set the graceful-restart R bit (RFC 4724).")
+def rr(config_path: str, log_format: str, check: bool, restarted: bool) -> None:
+    """Run the route reflector: every path kept, reflected per RFC 4456, ADD-PATH send.
+
+    The same process also originates [[originate]] routes and speaks plain BGP to
+    non-client neighbors.  Signals as for `pybgp speaker`.
+    """
+    from .config import ConfigError, load_config
+    from .daemon import run_speaker
+
+    try:
+        cfg = load_config(config_path, daemon="rr")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if cfg.global_.cluster_id is None:
+        click.echo("note: no [global] cluster_id: the router id is used (RFC 4456 7)", err=True)
+    if check:
+        click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
+        return
+    sys.exit(run_speaker(config_path, cfg, log_format, restarted))
+
+
+@main.command()
+@click.option(
     "--nodes",
     type=click.IntRange(2, 20),
     default=3,
