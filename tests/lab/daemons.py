@@ -211,6 +211,7 @@ class Daemon(abc.ABC):
         self.announcements: list[Announcement] = []
         self._keys = itertools.count(1)
         self.started = False
+        self.kernel = False  # BIRD/FRR: install routes (ECMP merged) in the namespace's FIB
         self.processes: list[Process] = []
         tag = f"{self.kind}-{ns.rsplit('-', 1)[-1]}-{router_id}"
         self.dir = lab.workdir / tag
@@ -524,6 +525,8 @@ class Bird(Daemon):
             "protocol device { scan time 1; }",
             "protocol direct { ipv4; ipv6; }",
         ]
+        if self.kernel:  # install best routes, merging equal ones into multipath (ECMP)
+            lines.append("protocol kernel { ipv4 { export all; }; merge paths on limit 16; }")
         for ann in self.announcements:
             acts: list[str] = []
             if ann.med is not None:
@@ -776,6 +779,8 @@ class Frr(Daemon):
             lines.append(f" neighbor {a} {gr}")
         for fam in ("ipv4", "ipv6"):
             lines.append(f" address-family {fam} unicast")
+            if self.kernel:  # ECMP: install every equal path (FRR 8.4: iBGP and eBGP)
+                lines += ["  maximum-paths 16", "  maximum-paths ibgp 16"]
             for ann in self.announcements:
                 if ann.v6 == (fam == "ipv6"):
                     lines.append(f"  network {ann.prefix} route-map PYBGPLAB-{ann.key}")
@@ -809,7 +814,15 @@ class Frr(Daemon):
         self.processes.append(
             self.lab.spawn(
                 self.ns,
-                [BGPD, *common, "-n", "-i", f"{d}/bgpd.pid", "-f", f"{d}/bgpd.conf"],
+                [
+                    BGPD,
+                    *common,
+                    *([] if self.kernel else ["-n"]),
+                    "-i",
+                    f"{d}/bgpd.pid",
+                    "-f",
+                    f"{d}/bgpd.conf",
+                ],
                 name=f"bgpd-{self.router_id}",
             )
         )

@@ -35,13 +35,23 @@ class _Nb:
     hold_time: int | None = None
     ipv6: bool = False
     local_address: str | None = None
+    rr_client: bool = False
 
 
 class PybgpSpeaker:
     kind = "pybgp"
 
-    def __init__(self, lab: Lab, ns: str, address: str, asn: int, router_id: str) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        ns: str,
+        address: str,
+        asn: int,
+        router_id: str,
+        cluster_id: str | None = None,
+    ) -> None:
         self.lab, self.ns, self.address = lab, ns, address
+        self.cluster_id = cluster_id
         self.asn, self.router_id = asn, router_id
         self.neighbors: dict[str, _Nb] = {}
         self.routes: list[dict[str, Any]] = []
@@ -77,6 +87,7 @@ class PybgpSpeaker:
             f'router_id = "{self.router_id}"',
             f'listen_address = "{self.address}"',
             "listen_port = 179",
+            *([f'cluster_id = "{self.cluster_id}"'] if self.cluster_id else []),
             "",
         ]
         for nb in self.neighbors.values():
@@ -97,6 +108,7 @@ class PybgpSpeaker:
                 f'add_path = "{nb.add_path}"',
                 f"graceful_restart = {str(nb.graceful_restart).lower()}",
                 "connect_retry = 1",
+                f"route_reflector_client = {str(nb.rr_client).lower()}",
             ]
             if nb.hold_time is not None:
                 lines.append(f"hold_time = {nb.hold_time}")
