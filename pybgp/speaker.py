@@ -65,6 +65,7 @@ __all__ = ["Speaker", "Peer", "settings_for"]
 
 WRITE_HIGH = 4 << 20  # pause the session above 4 MiB of unsent data (backpressure)
 WRITE_LOW = 1 << 20
+READ_SIZE = 64 << 10  # a full-table burst is decoded in slices of this many octets
 WRITE_LIMIT = 64 << 20  # beyond this the connection is dropped (RFC 9687 also applies)
 
 RibKey = tuple[int, int, int, int]  # afi, safi, prefix, path id
@@ -109,6 +110,8 @@ class Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
+        if hasattr(transport, "max_size"):  # smaller reads: timers run between them
+            transport.max_size = READ_SIZE
         self.peer.attached(self)
 
     def data_received(self, data: bytes) -> None:
@@ -307,6 +310,11 @@ class Peer:
             self.timers[s] = self.loop.call_at(deadline, self._fire, s)
 
     def _fire(self, s: Session) -> None:
+        # run the timer after the I/O already waiting in this loop iteration, so that a
+        # KEEPALIVE sitting in the socket is read before the HoldTimer is judged
+        self.timers[s] = self.loop.call_later(0, self._fire_now, s)
+
+    def _fire_now(self, s: Session) -> None:
         self.timers.pop(s, None)
         s.handle_timer(self.now())
         self.pump(s)
