@@ -69,6 +69,7 @@ _GLOBAL_KEYS = """asn router_id listen_address listen_port cluster_id hold_time 
 _NEIGHBOR_KEYS = """address remote_as description port local_address passive shutdown hold_time
     keepalive connect_retry delay_open families route_reflector_client next_hop_self add_path
     add_path_send_max md5_password ttl_security max_prefixes max_prefix_restart
+    max_prefixes_warning
     graceful_restart restart_time enhanced_route_refresh extended_message role import_policy
     export_policy"""
 _ORIGINATE_KEYS = "prefix next_hop communities large_communities med local_pref origin as_path"
@@ -82,7 +83,14 @@ KEYS: dict[str, tuple[str, ...]] = {
 """The valid keys of each table (``""`` is the top level): the schema, as docs/config.md has it."""
 
 SOFT_FIELDS = frozenset(
-    {"description", "shutdown", "max_prefixes", "max_prefix_restart", "next_hop_self"}
+    {
+        "description",
+        "shutdown",
+        "max_prefixes",
+        "max_prefix_restart",
+        "next_hop_self",
+        "max_prefixes_warning",
+    }
 )
 """NeighborConfig fields that can change without resetting an Established session."""
 
@@ -165,6 +173,8 @@ class NeighborConfig:
     md5_password: str | None = field(default=None, repr=False)
     ttl_security: bool = False
     max_prefixes: int | None = None
+    max_prefixes_warning: int = 90
+    """Percent of ``max_prefixes`` at which a warning is logged (once per crossing)."""
     max_prefix_restart: int | None = None
     """Seconds before reconnecting after a max-prefix Cease; None: stay down."""
     graceful_restart: bool = False
@@ -399,6 +409,9 @@ def _neighbor(t: _Table, g: GlobalConfig) -> NeighborConfig:
     restart = t.integer("max_prefix_restart", 1, 65535)
     if restart is not None and max_prefixes is None:
         t.fail("max_prefix_restart", "needs max_prefixes")
+    warning = t.integer("max_prefixes_warning", 1, 100)
+    if warning is not None and max_prefixes is None:
+        t.fail("max_prefixes_warning", "needs max_prefixes")
     role = t.choice("role", ROLES)
     if role is not None and ibgp:
         t.fail("role", "BGP roles (RFC 9234) are for eBGP sessions only")
@@ -423,6 +436,7 @@ def _neighbor(t: _Table, g: GlobalConfig) -> NeighborConfig:
         ttl_security=t.flag("ttl_security", False),
         max_prefixes=max_prefixes,
         max_prefix_restart=restart,
+        max_prefixes_warning=warning if warning is not None else 90,
         graceful_restart=t.flag("graceful_restart", False),
         restart_time=t.integer("restart_time", 0, 4095, g.restart_time),
         enhanced_route_refresh=t.flag("enhanced_route_refresh", True),

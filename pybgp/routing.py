@@ -110,10 +110,21 @@ class Routing:
         return export
 
     def reload(self, config: Config) -> None:
-        """New policies apply to what the RIB holds (RFC 7313-free soft reconfiguration)."""
+        """New policies apply to the stored Adj-RIB-In and every Adj-RIB-Out, no refresh."""
         self.config = config
         self.policies.clear()
         self.propagate(self.rib.reimport())
+        # the export side: each Adj-RIB-Out compares the whole Loc-RIB, under the new
+        # export policies, with what it has sent, and sends the difference
+        for info, out in list(self.outs.items()):
+            peer = self.up_peers.get(info)
+            opts = peer.session.options if peer is not None else None
+            if peer is None or opts is None:
+                continue
+            for afi, safi in self.rib.families():
+                sent = out.apply(self.rib.dump(afi, safi))
+                if sent:
+                    peer.send_updates(sent.updates(opts))
 
     # ------------------------------------------------------------------ sessions
     def up(self, peer: Peer, local: bytes, asn: int, bgp_id: bytes) -> None:

@@ -180,6 +180,7 @@ class Peer:
         self.info: PeerInfo | None = None  # the RIB's view of the Established session
         self.stale_info: PeerInfo | None = None  # a previous session's routes, kept by GR
         self.eor: set[tuple[int, int]] = set()
+        self.warned = False  # the max-prefix warning threshold was crossed
         self.log = speaker.log
 
     # ------------------------------------------------------------------ lifecycle
@@ -281,25 +282,33 @@ class Peer:
 
     # ------------------------------------------------------------------ the pump
     def pump(self, s: Session) -> None:
-        """Drain the Session: bytes out, events handled, timer re-armed."""
+        """Drain the Session: bytes out, events handled, timer re-armed.
+
+        Handling an event can make the Session queue more bytes (a NOTIFICATION from
+        a max-prefix check, say), so bytes are flushed again before each event.
+        """
+        self._flush(s)
+        while (event := s.next_event()) is not None:
+            self._flush(s)
+            self.handle(s, event)
+        self._flush(s)
+        self._arm(s)
+
+    def _flush(self, s: Session) -> None:
         conn = self.conns.get(s)
         out = s.data_to_send()
-        if out and conn is not None and conn.transport is not None and not conn.closing:
-            conn.transport.write(out)
-            if conn.transport.get_write_buffer_size() > WRITE_LIMIT:
-                # a peer that stopped reading cannot make us buffer without bound
-                self.log.emit(
-                    "write-limit",
-                    peer=self.address,
-                    buffered=conn.transport.get_write_buffer_size(),
-                )
-                conn.closing = True
-                conn.transport.abort()
-                del self.conns[s]
-                s.connection_failed(self.now())  # the FSM drops the session
-        while (event := s.next_event()) is not None:
-            self.handle(s, event)
-        self._arm(s)
+        if not out or conn is None or conn.transport is None or conn.closing:
+            return
+        conn.transport.write(out)
+        if conn.transport.get_write_buffer_size() > WRITE_LIMIT:
+            # a peer that stopped reading cannot make us buffer without bound
+            self.log.emit(
+                "write-limit", peer=self.address, buffered=conn.transport.get_write_buffer_size()
+            )
+            conn.closing = True
+            conn.transport.abort()
+            del self.conns[s]
+            s.connection_failed(self.now())  # the FSM drops the session
 
     def _arm(self, s: Session) -> None:
         old = self.timers.pop(s, None)
@@ -448,7 +457,20 @@ class Peer:
     def on_UpdateReceived(self, s: Session, e: UpdateReceived) -> None:
         self.on_update(e.update)
         self.speaker.routing.update(self, e.update)
-        s.prefix_count(len(self.adj_rib_in), self.now())
+        count = len(self.adj_rib_in)
+        limit = self.config.max_prefixes
+        if limit is not None:
+            over = count * 100 >= limit * self.config.max_prefixes_warning
+            if over and not self.warned:
+                self.log.emit(
+                    "max-prefix-warning",
+                    peer=self.address,
+                    count=count,
+                    limit=limit,
+                    percent=self.config.max_prefixes_warning,
+                )
+            self.warned = over
+        s.prefix_count(count, self.now())
 
     def on_update(self, u: Update) -> None:
         """Apply an UPDATE to the Adj-RIB-In (RFC 7606 treat-as-withdraw included)."""

@@ -63,6 +63,7 @@ listen_port = {ports[RR]}
     )
     rr_text += _nb(EBGP, 65099, ports[EBGP], RR, "passive = true")
     speakers = [Speaker(parse_config(rr_text), Log())]
+    speakers[0].text = rr_text  # type: ignore[attr-defined]
     for i, n in enumerate(NODES):
         text = f"""
 [global]
@@ -151,3 +152,32 @@ async def test_without_addpath_the_router_sees_one_path() -> None:
         await _wait(lambda: len(_vip_paths(router)) == 1, timeout=10)
         await asyncio.sleep(0.5)
         assert len(_vip_paths(router)) == 1
+
+
+async def test_export_policy_reload_without_session_reset() -> None:
+    """A new export policy applies from the stored routes: no reset, no refresh."""
+    async with _topology("send") as (rr, router, ebgp, rlog):
+        await _wait(lambda: len(_vip_paths(router)) == 3, timeout=15)
+        text = rr.text  # type: ignore[attr-defined]
+        text = text.replace(
+            f'address = "{ROUTER}"', f'address = "{ROUTER}"\nexport_policy = "no-vips"'
+        )
+        text += """
+[[prefix_lists]]
+name = "vips"
+entries = [{ prefix = "192.0.2.0/24", ge = 32 }]
+
+[[policies]]
+name = "no-vips"
+default = "accept"
+[[policies.terms]]
+name = "drop-vips"
+match = { prefix_list = "vips" }
+action = "reject"
+"""
+        downs = len(rlog.of("down"))
+        rr.reload(parse_config(text))
+        await _wait(lambda: _vip_paths(router) == [], timeout=10)
+        assert len(rlog.of("down")) == downs  # the session stayed up
+        rr.reload(parse_config(rr.text))  # type: ignore[attr-defined]
+        await _wait(lambda: len(_vip_paths(router)) == 3, timeout=10)

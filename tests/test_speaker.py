@@ -356,3 +356,39 @@ async def test_hold_timer_expires_on_a_silent_peer() -> None:
         notes = [m for m in msgs if type(m).__name__ == "Notification"]
         assert notes and (notes[-1].code, notes[-1].subcode) == (4, 0)
         writer.close()
+
+
+async def test_max_prefix_warning_then_cease() -> None:
+    """A warning at max_prefixes_warning percent, then Cease/1 over the limit (RFC 4486)."""
+    port = _free_port("127.0.0.1")
+    cfg = parse_config(
+        _config(
+            "127.0.0.1",
+            65001,
+            port,
+            [("127.0.0.3", 65003, 9)],
+            neighbor_extra="passive = true\nmax_prefixes = 4\nmax_prefixes_warning = 50",
+        )
+    )
+    log = Log()
+    sp = Speaker(cfg, log)
+    await sp.start()
+    try:
+        reader, writer = await _raw_client(port)
+        await _wait(lambda: bool(log.of("established")))
+        attrs = AttrSet(origin=0, as_path=((2, (65003,)),), next_hop=bytes([10, 0, 0, 3]))
+        for i in range(2):
+            pfx = parse_prefix(f"203.0.{i}.0/24")[1]
+            writer.write(encode_message(Update(attrs=attrs, nlri=(pfx,))))
+        await writer.drain()
+        await _wait(lambda: bool(log.of("max-prefix-warning")))
+        assert not log.of("notification-sent")
+        more = tuple(parse_prefix(f"203.0.{i}.0/24")[1] for i in range(2, 5))
+        writer.write(encode_message(Update(attrs=attrs, nlri=more)))
+        await writer.drain()
+        msgs = await _read_messages(reader, until=3)
+        notes = [m for m in msgs if type(m).__name__ == "Notification"]
+        assert notes and (notes[-1].code, notes[-1].subcode) == (6, 1)
+        writer.close()
+    finally:
+        await sp.stop()
