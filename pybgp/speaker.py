@@ -332,8 +332,19 @@ class Peer:
         handler: Callable[[Session, Any], None] | None = getattr(
             self, "on_" + type(event).__name__, None
         )
-        if handler is not None:
+        if handler is None:
+            return
+        try:
             handler(s, event)
+        except Exception as exc:  # a bug here must not stall the session silently
+            self.log.emit(
+                "internal-error",
+                peer=self.address,
+                event=type(event).__name__,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            if s.state == State.ESTABLISHED:
+                s.stop(self.now(), "pybgp internal error", reset=True)
 
     # ------------------------------------------------------------------ events
     def on_ConnectRequested(self, s: Session, e: ConnectRequested) -> None:
