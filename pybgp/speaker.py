@@ -340,7 +340,7 @@ class Peer:
             self.log.emit(
                 "internal-error",
                 peer=self.address,
-                event=type(event).__name__,
+                fsm_event=type(event).__name__,
                 error=f"{type(exc).__name__}: {exc}",
             )
             if s.state == State.ESTABLISHED:
