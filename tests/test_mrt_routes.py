@@ -113,3 +113,54 @@ def test_public_files_match_read_mrt(name: str) -> None:
                 pass
             data = b"".join(chunks)
     _same(data)
+
+
+def _attr_blocks(data: bytes) -> list[bytes]:
+    """Every distinct RIB-entry attribute block of an MRT stream."""
+    from pybgp.mrt.reader import MrtReader
+
+    rd = MrtReader()
+    for _ in read_mrt(io.BytesIO(data), rd):
+        pass
+    return [k for k in rd.interner.by_raw if isinstance(k, bytes)]
+
+
+def _check_fast_path(blocks: list[bytes]) -> int:
+    from pybgp.codec.attributes import decode_attributes, decode_fast, walk_attributes
+    from pybgp.mrt.reader import decode_rib_attributes
+
+    fast_hits = 0
+    for raw in blocks:
+        fast = decode_fast(raw, 0, len(raw), True, True, {})
+        slow, errors = decode_rib_attributes(raw, 0, len(raw))  # no cache: the slow path
+        if fast is None:
+            continue
+        fast_hits += 1
+        assert not errors
+        assert fast == slow and fast.wire == slow.wire
+        # and without MRT's abbreviated MP_REACH the update path agrees as well
+        tlvs = walk_attributes(raw, 0, len(raw))
+        if all(code != 14 for _, code, _, _ in tlvs):
+            assert decode_attributes(raw, tlvs, True, True)[0] == slow
+    return fast_hits
+
+
+def test_fast_attribute_path_agrees_with_the_table_driven_one() -> None:
+    buf = io.BytesIO()
+    synthesize(buf, 5000, seed=11)
+    blocks = _attr_blocks(buf.getvalue())
+    assert _check_fast_path(blocks) == len(blocks)  # the synthetic table is all common case
+    buf6 = io.BytesIO()
+    synthesize(buf6, 2000, seed=11, ipv6=True)
+    blocks6 = _attr_blocks(buf6.getvalue())
+    assert _check_fast_path(blocks6) == len(blocks6)
+
+
+@pytest.mark.public
+def test_fast_attribute_path_on_real_ribs() -> None:
+    if not PUBLIC.exists():
+        pytest.skip("../shared/fixtures/public is not present on this machine")
+    name = "pyasn-rib-samples/rib.20140523.0600_firstMB.complete-records.mrt.gz"
+    with open_maybe_compressed(str(PUBLIC / name)) as f:
+        blocks = _attr_blocks(f.read())
+    assert _check_fast_path(blocks) > len(blocks) // 2

@@ -37,6 +37,7 @@ __all__ = [
     "RawTlv",
     "walk_attributes",
     "decode_attributes",
+    "decode_fast",
     "encode_attributes",
     "as4_merge",
     "propagate",
@@ -490,6 +491,75 @@ def walk_attributes(data: bytes, start: int, end: int) -> list[tuple[int, int, i
         out.append((flags, code, vs, ve))
         i = ve
     return out
+
+
+# (type code, Optional/Transitive/Partial bits) -> AttrSet field, for the fast path:
+# exactly the flag combinations the table accepts (Partial only on optional transitive)
+_FAST: dict[tuple[int, int], str] = {}
+for _row in _ROWS:
+    _FAST[_row.code, _row.flags] = _row.slot
+    if _row.flags == OPT_T:
+        _FAST[_row.code, _row.flags | AttrFlag.PARTIAL] = _row.slot
+
+
+def decode_fast(
+    data: bytes, start: int, end: int, as4: bool, mrt: bool, cache: dict[bytes, Any]
+) -> AttrSet | None:
+    """The common case in one pass: walk and decode, or None for ``decode_attributes``.
+
+    It gives up (None) on anything that is not a clean set of known attributes: an
+    unknown or repeated type, flags the table does not accept, a value its decoder
+    rejects, a length that runs past ``end``, MP_REACH/MP_UNREACH outside an MRT RIB
+    entry.  The slow path then produces the same set, or the RFC 7606 outcome; a
+    differential test checks that the two agree.
+    """
+    ctx = _CTX[as4, mrt]
+    values: dict[str, Any] = {}
+    wire: list[tuple[int, int]] = []
+    seen = 0
+    i = start
+    get = cache.get
+    while i < end:
+        if i + 3 > end:
+            return None
+        flags = data[i]
+        code = data[i + 1]
+        if flags & 0x10:
+            if i + 4 > end:
+                return None
+            vs = i + 4
+            ve = vs + ((data[i + 2] << 8) | data[i + 3])
+        else:
+            vs = i + 3
+            ve = vs + data[i + 2]
+        if ve > end or seen >> code & 1:
+            return None
+        seen |= 1 << code
+        if code == 14 and mrt and flags & 0xE0 == OPT:
+            # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop
+            if ve - vs < 1 or data[vs] != ve - vs - 1:
+                return None
+            values["mp_next_hop"] = bytes(data[vs + 1 : ve])
+            wire.append((14, flags))
+            i = ve
+            continue
+        slot = _FAST.get((code, flags & 0xE0))
+        if slot is None:
+            return None
+        key = data[i:ve]
+        value = get(key)
+        if value is None:
+            try:
+                value = ATTRIBUTES[code].decode(data[vs:ve], ctx)
+            except _Malformed:
+                return None
+            cache[key] = value
+        values[slot] = value
+        wire.append((code, flags))
+        i = ve
+    layout = tuple(wire)
+    layout = _LAYOUTS.get(layout) or _layout(layout)
+    return AttrSet(wire=layout, **values)
 
 
 def decode_attributes(

@@ -20,7 +20,13 @@ from collections.abc import Iterator
 from struct import unpack_from
 from typing import Any, BinaryIO
 
-from ..codec.attributes import AttrSet, Interner, decode_attributes, walk_attributes
+from ..codec.attributes import (
+    AttrSet,
+    Interner,
+    decode_attributes,
+    decode_fast,
+    walk_attributes,
+)
 from ..codec.errors import BgpError
 from ..codec.nlri import decode_nlri
 from .records import (
@@ -82,6 +88,10 @@ def decode_rib_attributes(
     RFC 6396 4.3.4 abbreviates MP_REACH_NLRI to its Next Hop Length and Next Hop; some
     writers put the whole attribute there anyway, which is accepted too.
     """
+    if cache is not None:
+        fast = decode_fast(data, start, end, as4, True, cache)
+        if fast is not None:
+            return fast, ()
     try:
         tlvs = walk_attributes(data, start, end)
     except BgpError as exc:
