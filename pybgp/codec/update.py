@@ -17,6 +17,7 @@ from .attributes import (
     AttrSet,
     Interner,
     decode_attributes,
+    decode_fast,
     encode_attributes,
     walk_attributes,
 )
@@ -183,6 +184,10 @@ def decode_update(body: bytes, options: SessionOptions, interner: Interner | Non
 def _decode_block(
     body: bytes, astart: int, aend: int, options: SessionOptions, interner: Interner
 ) -> tuple[AttrSet, tuple[BgpError, ...], MpReach | None, MpUnreach | None]:
+    fast = decode_fast(body, astart, aend, options.four_octet_as, False, interner.values)
+    if fast is not None:  # no MP attributes, nothing unusual: one pass
+        interner.by_raw[body[astart:aend]] = (fast, ())
+        return fast, (), None, None
     try:
         tlvs = walk_attributes(body, astart, aend)
     except BgpError as exc:
