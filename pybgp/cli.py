@@ -11,7 +11,7 @@ import gc
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -279,6 +279,188 @@ def synth(prefixes: int, ipv6: bool, seed: int, output: str) -> None:
     with open(output, "wb") as f:
         stats = synthesize(f, prefixes, seed, ipv6=ipv6)
     click.echo(str(stats), err=True)
+
+
+# ---------------------------------------------------------------------- control API
+# These talk to a running daemon over its control socket (pybgp.control, docs/control.md).
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _control_options(f: F) -> F:
+    f = click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")(f)
+    f = click.option(
+        "--daemon",
+        metavar="NAME",
+        help="Use the default socket of this daemon (speaker, rr).",
+    )(f)
+    f = click.option(
+        "--control",
+        metavar="PATH",
+        help="The daemon's control socket ([control] socket).",
+    )(f)
+    return f
+
+
+def _client(control: str | None, daemon: str | None) -> Any:
+    from .ctl import ControlClient, CtlError, resolve_socket
+
+    try:
+        return ControlClient(resolve_socket(control, daemon))
+    except CtlError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _ctl(control: str | None, daemon: str | None, cmd: str, args: dict[str, Any]) -> Any:
+    from .ctl import CtlError
+
+    with _client(control, daemon) as c:
+        try:
+            return c.call(cmd, args)
+        except CtlError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_control_options
+def neighbors(control: str | None, daemon: str | None, as_json: bool) -> None:
+    """Show the neighbors of a running daemon: state, uptime, route counts."""
+    from .ctl import format_neighbors
+
+    rows = _ctl(control, daemon, "neighbors", {})
+    if as_json:
+        _emit_json(rows)
+    else:
+        click.echo("\n".join(format_neighbors(rows)))
+
+
+@main.command()
+@click.argument("address")
+@click.argument(
+    "action", required=False, type=click.Choice(["reset", "shutdown", "enable", "refresh"])
+)
+@click.argument("direction", required=False, type=click.Choice(["in", "out"]))
+@click.option("--message", "-m", help="Shutdown/reset message sent to the peer (RFC 9003).")
+@_control_options
+def neighbor(
+    address: str,
+    action: str | None,
+    direction: str | None,
+    message: str | None,
+    control: str | None,
+    daemon: str | None,
+    as_json: bool,
+) -> None:
+    """Show one neighbor, or act on it: reset, shutdown [-m TEXT], enable, refresh in|out."""
+    from .ctl import format_neighbor
+
+    if action is None:
+        if direction is not None or message is not None:
+            raise click.ClickException("give an ACTION (reset, shutdown, enable, refresh)")
+        data = _ctl(control, daemon, "neighbor", {"peer": address})
+        if as_json:
+            _emit_json(data)
+        else:
+            click.echo("\n".join(format_neighbor(data)))
+        return
+    args: dict[str, Any] = {"peer": address}
+    if action == "refresh":
+        if direction is None:
+            raise click.ClickException("refresh needs a direction: in or out")
+        args["direction"] = direction
+    elif direction is not None:
+        raise click.ClickException(f"{action} takes no direction")
+    if message is not None:
+        if action not in ("reset", "shutdown"):
+            raise click.ClickException(f"{action} takes no --message")
+        args["message"] = message
+    data = _ctl(control, daemon, f"neighbor.{action}", args)
+    if as_json:
+        _emit_json(data)
+    else:
+        what = f"{action} {direction}" if direction else action
+        click.echo(f"{data['peer']}: {what} done")
+
+
+@main.command()
+@click.argument("prefix", required=False, metavar="[PREFIX|summary]")
+@click.option("--peer", metavar="ADDR", help="Only routes from (or with --in/--out, of) ADDR.")
+@click.option("--in", "direction", flag_value="in", help="The Adj-RIB-In of --peer.")
+@click.option("--out", "direction", flag_value="out", help="The Adj-RIB-Out to --peer.")
+@click.option("--post-policy", is_flag=True, help="With --in: after import policy.")
+@click.option("--family", type=click.Choice(["ipv4", "ipv6"]), help="One address family.")
+@click.option("--longer", is_flag=True, help="PREFIX and its more-specifics.")
+@_control_options
+def rib(
+    prefix: str | None,
+    peer: str | None,
+    direction: str | None,
+    post_policy: bool,
+    family: str | None,
+    longer: bool,
+    control: str | None,
+    daemon: str | None,
+    as_json: bool,
+) -> None:
+    """Show the Loc-RIB (every path, best marked *, ECMP =) or a peer's Adj-RIB-In/Out.
+
+    `pybgp rib summary` counts prefixes and paths per family and routes per neighbor.
+    """
+    from .ctl import RIB_HEADER, CtlError, format_rib_row, format_summary
+
+    if prefix == "summary":
+        data = _ctl(control, daemon, "rib.summary", {})
+        if as_json:
+            _emit_json(data)
+        else:
+            click.echo("\n".join(format_summary(data)))
+        return
+    args: dict[str, Any] = {"longer": longer, "post_policy": post_policy}
+    for key, value in (("prefix", prefix), ("peer", peer), ("direction", direction)):
+        if value is not None:
+            args[key] = value
+    if family is not None:
+        args["family"] = family
+    with _client(control, daemon) as c:
+        try:
+            first = True
+            for row in c.request("rib", args):
+                if as_json:
+                    _emit(row)
+                else:
+                    if first:
+                        click.echo(RIB_HEADER)
+                    click.echo(format_rib_row(row))
+                first = False
+        except CtlError as exc:
+            raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(0)
+
+
+@mrt.command()
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write."
+)
+@_control_options
+def dump(output: str, control: str | None, daemon: str | None, as_json: bool) -> None:
+    """Have a running daemon write its Loc-RIB (every path) as MRT TABLE_DUMP_V2."""
+    import os
+
+    path = os.path.abspath(output)  # the daemon has its own working directory
+    data = _ctl(control, daemon, "mrt.dump", {"path": path})
+    if as_json:
+        _emit_json(data)
+    else:
+        click.echo(
+            f"{data['path']}: {data['prefixes']} prefixes, {data['routes']} routes, "
+            f"{data['peers']} peers, {data['bytes']} bytes"
+        )
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,10 @@
 """Running a daemon: the event loop, signals and reloads around a :class:`Speaker`.
 
 How this works: ``run_speaker`` starts the loop (uvloop when it is installed), the
-Speaker and its listeners, then waits.  SIGHUP re-reads the file: a bad file is
-reported and the running configuration stays.  SIGUSR1 sends ROUTE-REFRESH to every
-Established peer (a soft reset in, until the control API offers it per peer).
+Speaker, its listeners and the control API (``pybgp.control``), then waits.  SIGHUP
+re-reads the file: a bad file is reported and the running configuration stays.
+SIGUSR1 sends ROUTE-REFRESH to every Established peer (per peer: ``pybgp neighbor
+ADDR refresh in``).
 SIGTERM and SIGINT stop every session
 with Cease/Administrative Shutdown and a message, then exit 0.
 """
@@ -15,6 +16,7 @@ import signal
 import sys
 
 from .config import Config, ConfigError, load_config
+from .control import ControlServer
 from .eventlog import EventLog
 from .speaker import Speaker
 
@@ -45,6 +47,13 @@ async def _main(path: str, config: Config, log: EventLog, restarted: bool) -> in
     except OSError as exc:
         log.emit("fatal", error=f"cannot listen: {exc.strerror or exc}")
         return 1
+    control = ControlServer(speaker, config.control.socket)
+    try:
+        await control.start()
+    except OSError as exc:
+        log.emit("fatal", error=f"control socket {config.control.socket}: {exc.strerror or exc}")
+        await speaker.stop("pybgp cannot start its control socket")
+        return 1
     done = asyncio.Event()
 
     def reload() -> None:
@@ -59,5 +68,6 @@ async def _main(path: str, config: Config, log: EventLog, restarted: bool) -> in
     loop.add_signal_handler(signal.SIGINT, done.set)
     await done.wait()
     log.emit("stopping")
+    await control.stop()
     await speaker.stop("pybgp speaker shutting down")
     return 0

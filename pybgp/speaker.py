@@ -181,6 +181,7 @@ class Peer:
         self.stale_info: PeerInfo | None = None  # a previous session's routes, kept by GR
         self.eor: set[tuple[int, int]] = set()
         self.warned = False  # the max-prefix warning threshold was crossed
+        self.established_at: float | None = None  # loop time; read by the control API
         self.log = speaker.log
 
     # ------------------------------------------------------------------ lifecycle
@@ -388,6 +389,7 @@ class Peer:
         if s is not self.session:
             return
         self.last_error = ""
+        self.established_at = self.now()
         opts = e.options
         self.log.emit(
             "established",
@@ -562,6 +564,7 @@ class Peer:
     def on_SessionDown(self, s: Session, e: SessionDown) -> None:
         if s is not self.session:
             return
+        self.established_at = None
         if not e.established:  # a connection that never reached Established
             self.log.emit("closed", peer=self.address, reason=e.reason)
             return
