@@ -89,6 +89,9 @@ class PybgpSpeaker:
             "listen_port = 179",
             *([f'cluster_id = "{self.cluster_id}"'] if self.cluster_id else []),
             "",
+            "[control]",  # one control socket per speaker: several run in one lab
+            f'socket = "{self.lab.workdir}/pybgp-{self.router_id}-{self.address}.sock"',
+            "",
         ]
         for nb in self.neighbors.values():
             v6 = ipaddress.ip_address(nb.address).version == 6
