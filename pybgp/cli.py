@@ -7,6 +7,7 @@ one-line error and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import sys
@@ -457,6 +458,140 @@ def dump(output: str, control: str | None, daemon: str | None, as_json: bool) ->
             f"{data['path']}: {data['prefixes']} prefixes, {data['routes']} routes, "
             f"{data['peers']} peers, {data['bytes']} bytes"
         )
+
+
+@mrt.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--limit", type=click.IntRange(1), help="Inject at most N prefixes.")
+@click.option(
+    "--keep-next-hop", is_flag=True, help="Keep the file's next hops (default: next hop self)."
+)
+@_control_options
+def inject(
+    file: str,
+    limit: int | None,
+    keep_next_hop: bool,
+    control: str | None,
+    daemon: str | None,
+    as_json: bool,
+) -> None:
+    """Have a running daemon originate the routes of an MRT file (RIB dump or UPDATEs).
+
+    The daemon reads FILE itself (see docs/control.md); a progress bar is shown on a
+    terminal.
+    """
+    import os
+
+    from .ctl import CtlError
+
+    args: dict[str, Any] = {"path": os.path.abspath(file), "keep_next_hop": keep_next_hop}
+    if limit is not None:
+        args["limit"] = limit
+    last: dict[str, Any] = {}
+    show = not as_json and sys.stderr.isatty()
+    with _client(control, daemon) as c:
+        bar = click.progressbar(
+            length=os.path.getsize(file), label="injecting", file=sys.stderr, show_pos=False
+        )
+        try:
+            with bar if show else contextlib.nullcontext(bar):
+                done = 0
+                for item in c.request("mrt.inject", args):
+                    if show:
+                        bar.update(int(item["bytes"]) - done)
+                        done = int(item["bytes"])
+                    last = item
+        except CtlError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit_json(last)
+    else:
+        rate = last["routes"] / last["seconds"] if last.get("seconds") else 0.0
+        click.echo(
+            f"{last['routes']} routes injected in {last['seconds']} s ({rate:.0f} routes/s), "
+            f"{last['skipped']} skipped; {last['runtime']} run-time routes"
+        )
+
+
+@main.group()
+def routes() -> None:
+    """Announce and withdraw routes on a running daemon (not kept across restarts)."""
+
+
+@routes.command()
+@click.argument("prefix")
+@click.option("--next-hop", metavar="IP", help="Next hop (default: next hop self).")
+@click.option("--community", "communities", multiple=True, metavar="C", help="e.g. 65000:1")
+@click.option("--large-community", "large", multiple=True, metavar="L", help="e.g. 65000:1:2")
+@click.option("--med", type=click.IntRange(0, 0xFFFFFFFF), help="MULTI_EXIT_DISC.")
+@click.option("--local-pref", type=click.IntRange(0, 0xFFFFFFFF), help="LOCAL_PREF (iBGP).")
+@click.option("--as-path", metavar="ASN,...", help="ASNs after our own, leftmost first.")
+@click.option("--origin", type=click.Choice(["igp", "egp", "incomplete"]), default="igp")
+@_control_options
+def announce(
+    prefix: str,
+    next_hop: str | None,
+    communities: tuple[str, ...],
+    large: tuple[str, ...],
+    med: int | None,
+    local_pref: int | None,
+    as_path: str | None,
+    origin: str,
+    control: str | None,
+    daemon: str | None,
+    as_json: bool,
+) -> None:
+    """Originate PREFIX now, to every Established peer of its family."""
+    args: dict[str, Any] = {"prefix": prefix, "origin": origin}
+    if next_hop is not None:
+        args["next_hop"] = next_hop
+    if communities:
+        args["communities"] = list(communities)
+    if large:
+        args["large_communities"] = list(large)
+    if med is not None:
+        args["med"] = med
+    if local_pref is not None:
+        args["local_pref"] = local_pref
+    if as_path:
+        try:
+            args["as_path"] = [int(x) for x in as_path.replace(" ", ",").split(",") if x]
+        except ValueError:
+            msg = f"--as-path must be ASNs separated by commas: {as_path!r}"
+            raise click.ClickException(msg) from None
+    _route_action(control, daemon, as_json, "routes.announce", args)
+
+
+@routes.command()
+@click.argument("prefix")
+@_control_options
+def withdraw(prefix: str, control: str | None, daemon: str | None, as_json: bool) -> None:
+    """Withdraw a PREFIX announced with `pybgp routes announce` (or `mrt inject`)."""
+    _route_action(control, daemon, as_json, "routes.withdraw", {"prefix": prefix})
+
+
+@routes.command("list")
+@_control_options
+def list_routes(control: str | None, daemon: str | None, as_json: bool) -> None:
+    """The routes announced at run time (`routes announce`, `mrt inject`)."""
+    from .ctl import CtlError, format_rib_row
+
+    with _client(control, daemon) as c:
+        try:
+            for row in c.request("routes.list", {}):
+                click.echo(json.dumps(row) if as_json else format_rib_row(row))
+        except CtlError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _route_action(
+    control: str | None, daemon: str | None, as_json: bool, cmd: str, args: dict[str, Any]
+) -> None:
+    data = _ctl(control, daemon, cmd, args)
+    if as_json:
+        _emit_json(data)
+    else:
+        click.echo(f"{data['prefix']}: {data['action']} sent to {data['peers']} peers")
 
 
 def _emit_json(obj: Any) -> None:

@@ -76,7 +76,7 @@ _ORIGINATE_KEYS = "prefix next_hop communities large_communities med local_pref 
 KEYS: dict[str, tuple[str, ...]] = {
     "": ("global", "control", "neighbors", "originate", "prefix_lists", "policies"),
     "global": tuple(_GLOBAL_KEYS.split()),
-    "control": ("socket",),
+    "control": ("socket", "metrics_port", "metrics_address"),
     "neighbors": tuple(_NEIGHBOR_KEYS.split()),
     "originate": tuple(_ORIGINATE_KEYS.split()),
 }
@@ -147,6 +147,10 @@ class ControlConfig:
 
     socket: str
     """Unix socket path; defaults to :func:`default_control_socket` for the daemon."""
+    metrics_port: int | None = None
+    """TCP port of the Prometheus ``/metrics`` endpoint; None: not served."""
+    metrics_address: str = "127.0.0.1"
+    """Address the metrics endpoint listens on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +292,10 @@ def parse_config(text: str, source: str = "<string>", daemon: str = "speaker") -
     glob = _global(top.required_table("global"))
     control = top.table("control")
     socket = control.path_("socket") if control is not None else None
+    metrics_port = control.integer("metrics_port", 1, 65535) if control is not None else None
+    metrics_address = (control.address("metrics_address") if control is not None else None) or (
+        "127.0.0.1"
+    )
     neighbors = tuple(_neighbor(t, glob) for t in top.tables("neighbors"))
     _unique(top, "neighbors", "address", [n.address for n in neighbors], "a neighbor")
     originate = tuple(_originate(t) for t in top.tables("originate"))
@@ -296,7 +304,12 @@ def parse_config(text: str, source: str = "<string>", daemon: str = "speaker") -
 
     policies = parse_policies(doc, source)
     return Config(
-        glob, ControlConfig(socket or socket_default), neighbors, originate, source, policies
+        glob,
+        ControlConfig(socket or socket_default, metrics_port, metrics_address),
+        neighbors,
+        originate,
+        source,
+        policies,
     )
 
 

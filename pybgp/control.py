@@ -23,31 +23,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import ipaddress
 import json
 import os
 import socket
 import stat
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from rib import PeerInfo
-from rib.decision import Route, Selection
+from rib.decision import Selection
 
 from .codec.attributes import AttrSet
+from .codec.communities import parse_community, parse_large
 from .codec.nlri import afi_bits, format_prefix, parse_prefix
-from .config import FAMILIES
+from .config import FAMILIES, ORIGINS
 from .events import State
-from .mrt.records import Peer as MrtPeer
-from .mrt.records import PeerIndexTable, RibEntry, RibRecord
-from .mrt.writer import MrtWriter
 from .render import attrs_dict, ip_text
+from .routing import ORIGINATE_PATH_ID
 
 if TYPE_CHECKING:
+    from .metrics import MetricsServer
     from .speaker import Peer, Speaker
+
+from .mrt.live import mrt_dump, mrt_inject
 
 __all__ = [
     "VERSION",
@@ -385,6 +384,7 @@ class ControlServer:
         self.path = path
         self.server: asyncio.AbstractServer | None = None
         self.clients: set[asyncio.Task[None]] = set()
+        self.metrics: MetricsServer | None = None
 
     async def start(self) -> None:
         """Listen; ``OSError`` if another process serves the path or it cannot be made."""
@@ -405,8 +405,16 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         self.speaker.log.emit("control-listening", socket=self.path)
+        cfg = self.speaker.config.control
+        if cfg.metrics_port is not None:  # [control] metrics_port: Prometheus /metrics
+            from .metrics import MetricsServer
+
+            self.metrics = MetricsServer(self.speaker, cfg.metrics_address, cfg.metrics_port)
+            await self.metrics.start()
 
     async def stop(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self.server is not None:
             self.server.close()
         for task in list(self.clients):
@@ -569,6 +577,125 @@ class ControlServer:
             raise ControlError(f"cannot write {path}: {exc.strerror or exc}") from None
         await reply.data(stats)
 
+    async def cmd_routes_announce(self, args: dict[str, Any], reply: Reply) -> None:
+        _only(args, {"prefix", "next_hop", "communities", "large_communities", "med",
+                     "local_pref", "as_path", "origin"})  # fmt: skip
+        sp = self.speaker
+        key, text = _route_key(sp, args.get("prefix"))
+        template = route_template(key[0], args)
+        peers = sp.originate({key: template})
+        sp.log.emit("control-announce", prefix=text, peers=peers)
+        await reply.data({"prefix": text, "action": "announce", "peers": peers})
+
+    async def cmd_routes_withdraw(self, args: dict[str, Any], reply: Reply) -> None:
+        _only(args, {"prefix"})
+        sp = self.speaker
+        key, text = _route_key(sp, args.get("prefix"))
+        if key not in sp.runtime:
+            raise ControlError(f"{text} is not announced")
+        peers = sp.withdraw([key])
+        sp.log.emit("control-withdraw", prefix=text, peers=peers)
+        await reply.data({"prefix": text, "action": "withdraw", "peers": peers})
+
+    async def cmd_routes_list(self, args: dict[str, Any], reply: Reply) -> None:
+        _only(args, set())
+        snap = list(self.speaker.runtime.items())
+        await reply.stream(_row(afi, 1, p, ORIGINATE_PATH_ID, a, None) for (afi, p), a in snap)
+
+    async def cmd_mrt_inject(self, args: dict[str, Any], reply: Reply) -> None:
+        _only(args, {"path", "limit", "keep_next_hop"})
+        path = args.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ControlError("path must be an absolute file name")
+        limit = args.get("limit")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ControlError("limit must be a positive integer")
+        keep = _flag(args, "keep_next_hop")
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ControlError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with raw:
+            try:
+                await mrt_inject(self.speaker, raw, limit, keep, reply)
+            except ControlError as exc:
+                raise ControlError(f"{path}: {exc}") from None
+            except (OSError, EOFError) as exc:  # a truncated gzip, say
+                raise ControlError(f"cannot read {path}: {exc}") from None
+
+
+def _route_key(speaker: Speaker, text: Any) -> tuple[tuple[int, int], str]:
+    """(AFI, prefix key) of a run-time route, and its canonical text."""
+    if not isinstance(text, str):
+        raise ControlError("prefix must be a string")
+    try:
+        afi, prefix = parse_prefix(text)
+        ipaddress.ip_network(text.strip(), strict=True)
+    except ValueError:
+        raise ControlError(f"not a prefix (or host bits set): {text!r}") from None
+    canonical = format_prefix(prefix, afi)
+    if "/" not in text:
+        raise ControlError(f"{text!r} has no length; did you mean {canonical!r}?")
+    if any(o.afi == afi and o.nlri == prefix for o in speaker.config.originate):
+        raise ControlError(f"{canonical} is configured in [[originate]]")
+    return (afi, prefix), canonical
+
+
+def route_template(afi: int, args: dict[str, Any]) -> AttrSet:
+    """The stored attributes of an operator route (see ``Speaker.export_originated``)."""
+    nh: bytes | None = None
+    text = args.get("next_hop")
+    if text is not None:
+        try:
+            addr = ipaddress.ip_address(str(text).strip())
+        except ValueError:
+            raise ControlError(f"not an IP address: {text!r}") from None
+        if addr.version != (4 if afi == 1 else 6):
+            want = 4 if afi == 1 else 6
+            raise ControlError(f"an IPv{want} prefix needs an IPv{want} next hop, not {addr}")
+        nh = addr.packed
+    try:
+        communities = tuple(parse_community(c) for c in _strings(args, "communities"))
+        large = tuple(parse_large(c) for c in _strings(args, "large_communities"))
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
+    path = tuple(_u32(args, "as_path", x) for x in _list(args, "as_path"))
+    origin = args.get("origin", "igp")
+    if origin not in ORIGINS:
+        raise ControlError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+    return AttrSet(
+        origin=int(ORIGINS[origin]),
+        as_path=((2, path),) if path else (),
+        med=_u32(args, "med", args.get("med")),
+        local_pref=_u32(args, "local_pref", args.get("local_pref")),
+        communities=communities,
+        large_communities=large,
+        next_hop=nh if afi == 1 else None,
+        mp_next_hop=nh if afi == 2 else None,
+    )
+
+
+def _list(args: dict[str, Any], key: str) -> list[Any]:
+    value = args.get(key, [])
+    if not isinstance(value, list):
+        raise ControlError(f"{key} must be a list")
+    return value
+
+
+def _strings(args: dict[str, Any], key: str) -> list[str]:
+    value = _list(args, key)
+    if not all(isinstance(v, str) for v in value):
+        raise ControlError(f"{key} must be a list of strings")
+    return value
+
+
+def _u32(args: dict[str, Any], key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFFFFFF:
+        raise ControlError(f"{key} must be an integer from 0 to 4294967295, not {value!r}")
+    return value
+
 
 def _message(args: dict[str, Any], default: str) -> str:
     message = args.get("message", default)
@@ -598,79 +725,12 @@ COMMANDS: dict[str, Handler] = {
     "rib": ControlServer.cmd_rib,
     "rib.summary": ControlServer.cmd_rib_summary,
     "mrt.dump": ControlServer.cmd_mrt_dump,
+    "mrt.inject": ControlServer.cmd_mrt_inject,
+    "routes.announce": ControlServer.cmd_routes_announce,
+    "routes.withdraw": ControlServer.cmd_routes_withdraw,
+    "routes.list": ControlServer.cmd_routes_list,
 }
 """Command name -> handler; an unknown name gets an error naming these."""
 
 
 # ---------------------------------------------------------------------- MRT
-
-
-async def mrt_dump(speaker: Speaker, path: str) -> dict[str, Any]:
-    """Write the Loc-RIB, every path, as TABLE_DUMP_V2 (RFC 6396 4.3) to ``path``.
-
-    A PEER_INDEX_TABLE of the peers that have routes comes first; a family whose
-    routes carry ADD-PATH ids uses the RFC 8050 ADD-PATH RIB subtypes.  The records
-    are encoded CHUNK prefixes at a time, written from a thread, and the file is
-    renamed into place when complete.
-    """
-    loop = asyncio.get_running_loop()
-    rib = speaker.routing.rib
-    now = int(time.time())
-    tables = {fam: sorted(rib.loc_rib(*fam)) for fam in rib.families()}
-    index: dict[PeerInfo, int] = {}
-    addpath: set[tuple[int, int]] = set()
-    for fam, snap in tables.items():
-        for n, (_, sel) in enumerate(snap, 1):
-            for r in sel.ranked:
-                index.setdefault(r.peer, len(index))
-                if r.path_id:
-                    addpath.add(fam)
-            if n % CHUNK == 0:
-                await asyncio.sleep(0)
-    peers = tuple(_mrt_peer(p) for p in index)
-    router_id = ipaddress.IPv4Address(speaker.config.global_.router_id).packed
-    tmp = f"{path}.tmp{os.getpid()}"
-    f = await loop.run_in_executor(None, open, tmp, "wb")
-    try:
-        buf = io.BytesIO()
-        w = MrtWriter(buf)
-        w.peer_index(PeerIndexTable(now, router_id, "pybgp", peers))
-        seq = routes = prefixes = 0
-        for (afi, safi), snap in sorted(tables.items()):
-            if safi != 1 or afi not in _RIB_SUBTYPE:
-                continue
-            subtype = _RIB_SUBTYPE[afi] + (6 if (afi, safi) in addpath else 0)
-            for prefix, sel in snap:
-                entries = tuple(_entry(r, index, now) for r in sel.ranked)
-                w.rib(RibRecord(now, subtype, afi, safi, seq, prefix, entries))
-                seq += 1
-                prefixes += 1
-                routes += len(entries)
-                if prefixes % CHUNK == 0:  # the loop runs while the thread writes
-                    await loop.run_in_executor(None, f.write, buf.getvalue())
-                    buf.seek(0)
-                    buf.truncate()
-        await loop.run_in_executor(None, f.write, buf.getvalue())
-        await loop.run_in_executor(None, f.close)
-        os.replace(tmp, path)
-    except BaseException:
-        f.close()
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return {
-        "path": path,
-        "peers": len(peers),
-        "prefixes": prefixes,
-        "routes": routes,
-        "bytes": w.bytes_written,
-    }
-
-
-def _mrt_peer(p: PeerInfo) -> MrtPeer:
-    addr = ipaddress.ip_address(p.address).packed
-    return MrtPeer(p.bgp_id, addr, p.asn, (1 if len(addr) == 16 else 0) | 2)
-
-
-def _entry(r: Route, index: dict[PeerInfo, int], now: int) -> RibEntry:
-    return RibEntry(index[r.peer], now, r.attrs, r.path_id)

@@ -67,6 +67,8 @@ class Routing:
         self.up_peers: dict[PeerInfo, Peer] = {}
         self.outs: dict[PeerInfo, AdjRibOut] = {}
         self.policies: dict[str, tuple[Any, Any]] = {}
+        self.best_changes = 0
+        """Prefixes whose best path changed (a counter for pybgp.metrics)."""
 
     # ------------------------------------------------------------------ policy
     def _policies(self, peer: Peer) -> tuple[Any, Any]:
@@ -201,6 +203,7 @@ class Routing:
     def propagate(self, diff: RibDiff) -> None:
         if not diff:
             return
+        self.best_changes += sum(1 for c in diff if c.old_best != c.new_best)
         for info, sent in fan_out(diff, self.outs.values()).items():
             peer = self.up_peers.get(info)
             opts = peer.session.options if peer is not None else None

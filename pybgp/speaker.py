@@ -28,9 +28,10 @@ from rib import PeerInfo
 from .codec.attributes import AttrSet, as4_merge
 from .codec.notification import Notification
 from .codec.open import Open
-from .codec.pack import Route, pack_announcements
+from .codec.pack import Route, pack_announcements, pack_withdrawals
 from .codec.update import Update
 from .config import Config, NeighborConfig, diff_neighbors
+from .connection import WRITE_LIMIT, Acceptor, Connection
 from .eventlog import EventLog
 from .events import (
     CloseRequested,
@@ -56,17 +57,11 @@ from .transport import (
     client_socket,
     listen_socket,
     normalize_address,
-    set_gtsm,
     set_md5,
     set_ttl_255,
 )
 
 __all__ = ["Speaker", "Peer", "settings_for"]
-
-WRITE_HIGH = 4 << 20  # pause the session above 4 MiB of unsent data (backpressure)
-WRITE_LOW = 1 << 20
-READ_SIZE = 64 << 10  # a full-table burst is decoded in slices of this many octets
-WRITE_LIMIT = 64 << 20  # beyond this the connection is dropped (RFC 9687 also applies)
 
 RibKey = tuple[int, int, int, int]  # afi, safi, prefix, path id
 
@@ -97,66 +92,6 @@ def settings_for(cfg: Config, n: NeighborConfig, restarted: bool = False) -> Pee
     )
 
 
-class Connection(asyncio.Protocol):
-    """Moves bytes between one TCP connection and one Session."""
-
-    def __init__(self, peer: Peer, session: Session) -> None:
-        self.peer = peer
-        self.session = session
-        self.transport: asyncio.Transport | None = None
-        self.closing = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
-        if hasattr(transport, "max_size"):  # smaller reads: timers run between them
-            transport.max_size = READ_SIZE
-        self.peer.attached(self)
-
-    def data_received(self, data: bytes) -> None:
-        if not self.closing:  # after a NOTIFICATION the rest is read and dropped
-            self.session.data_received(data, self.peer.now())
-            self.peer.pump(self.session)
-
-    def eof_received(self) -> bool | None:
-        if self.closing and self.transport is not None:
-            self.transport.close()
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        self.peer.detached(self, exc)
-
-    def pause_writing(self) -> None:
-        self.session.write_blocked(self.peer.now())
-        self.peer.pump(self.session)
-
-    def resume_writing(self) -> None:
-        self.session.write_unblocked(self.peer.now())
-        self.peer.pump(self.session)
-
-    def close(self) -> None:
-        """Close after what is buffered (a NOTIFICATION) has left.
-
-        The write side is shut first and the socket kept reading until the peer
-        closes (or 2 s): closing a socket with unread data sends a TCP RST, and a peer
-        that receives an RST drops the NOTIFICATION it had not read yet.
-        """
-        if self.closing or self.transport is None:
-            self.closing = True
-            return
-        self.closing = True
-        t = self.transport
-        if t.can_write_eof():
-            t.write_eof()  # FIN after the buffered data
-            self.peer.loop.call_later(2.0, t.close)
-        else:
-            t.close()
-
-    lost = False
-
-
 class Peer:
     """One configured neighbor: its Session(s), connection, timer and Adj-RIB-In."""
 
@@ -175,6 +110,9 @@ class Peer:
         self.stale: set[RibKey] = set()
         self.stale_timer: asyncio.TimerHandle | None = None
         self.sent = 0
+        self.updates_received = 0  # these three are read by pybgp.metrics
+        self.notifications_sent = 0
+        self.notifications_received = 0
         self.last_error = ""
         self.closing_conns: list[Connection] = []
         self.info: PeerInfo | None = None  # the RIB's view of the Established session
@@ -411,6 +349,12 @@ class Peer:
         self.speaker.routing.up(self, local, e.peer_open.asn, e.peer_open.bgp_id)
         self.announce(s)
 
+    def local_ip(self, s: Session) -> str | None:
+        """The local address of ``s``'s connection (next hop self), if connected."""
+        conn = self.conns.get(s)
+        local = conn.transport.get_extra_info("sockname") if conn and conn.transport else None
+        return normalize_address(local[0]) if local else None
+
     def send_updates(self, updates: Iterable[Update]) -> None:
         """Send UPDATEs on the Established session, for negotiated families only."""
         s = self.session
@@ -448,7 +392,7 @@ class Peer:
         for afi, safi in sorted(families):
             if enhanced:
                 s.send_route_refresh(afi, safi, 1)  # BoRR
-        routes: list[Route] = []
+        routes: list[Route] = self.speaker.runtime_routes(self, families, local_ip)
         for o in self.speaker.config.originate:
             if (o.afi, 1) not in families:
                 continue
@@ -468,6 +412,7 @@ class Peer:
         self.pump(s)
 
     def on_UpdateReceived(self, s: Session, e: UpdateReceived) -> None:
+        self.updates_received += 1
         self.on_update(e.update)
         self.speaker.routing.update(self, e.update)
         count = len(self.adj_rib_in)
@@ -551,9 +496,11 @@ class Peer:
             self.announce(s, (e.refresh.afi, e.refresh.safi))  # RFC 2918 / 7313
 
     def on_NotificationSent(self, s: Session, e: NotificationSent) -> None:
+        self.notifications_sent += 1
         self.log.emit("notification-sent", peer=self.address, **_notification(e.notification))
 
     def on_NotificationReceived(self, s: Session, e: NotificationReceived) -> None:
+        self.notifications_received += 1
         info = _notification(e.notification)
         self.last_error = info["text"]
         self.log.emit("notification-received", peer=self.address, **info)
@@ -622,6 +569,9 @@ class Speaker:
         self.loop = asyncio.get_running_loop()
         self.peers: dict[str, Peer] = {}
         self.routing = Routing(config)
+        self.runtime: dict[tuple[int, int], AttrSet] = {}
+        """Run-time originated routes, (AFI, prefix) -> attributes before export
+        (no next hop: next hop self); set by the control API (routes, mrt inject)."""
         self.servers: list[asyncio.Server] = []
         self.listen_sockets: list[Any] = []
 
@@ -665,7 +615,7 @@ class Speaker:
                     self.log.emit("md5-error", peer=address, error=str(exc))
 
     def _accept_protocol(self) -> asyncio.Protocol:
-        return _Acceptor(self)
+        return Acceptor(self)
 
     def attrs_for(self, peer: Peer, o: Any, local_ip: str | None) -> AttrSet | None:
         """The attributes of an originated route as sent to ``peer``."""
@@ -691,6 +641,94 @@ class Speaker:
             if o.afi == 1:  # RFC 8950: an IPv4 route with an IPv6 next hop
                 return None
         return AttrSet(**values)
+
+    # ------------------------------------------------------------------ run-time routes
+    def export_originated(
+        self, peer: Peer, afi: int, template: AttrSet, local_ip: str | None
+    ) -> AttrSet | None:
+        """``attrs_for`` for a run-time route: ``template`` as stored in ``runtime``.
+
+        The same rules: our AS first towards eBGP, LOCAL_PREF only to iBGP (100 unless
+        set), the template's next hop if it has one, else the session's local address.
+        """
+        g = self.config.global_
+        ebgp = not peer.config.is_ibgp(g.asn)
+        path = template.as_path or ()
+        if ebgp:
+            if path and path[0][0] == 2:
+                path = ((2, (g.asn, *path[0][1])), *path[1:])
+            else:
+                path = ((2, (g.asn,)), *path)
+        nh = template.next_hop or template.mp_next_hop
+        if nh is None:
+            if local_ip is None:
+                return None
+            nh = ipaddress.ip_address(local_ip).packed
+        lp = None if ebgp else (template.local_pref if template.local_pref is not None else 100)
+        if afi == 1 and len(nh) == 4:
+            return template.replace(as_path=path, local_pref=lp, next_hop=nh, mp_next_hop=None)
+        if afi == 1:  # RFC 8950: an IPv4 route with an IPv6 next hop
+            return None
+        return template.replace(as_path=path, local_pref=lp, next_hop=None, mp_next_hop=nh)
+
+    def runtime_routes(
+        self,
+        peer: Peer,
+        families: Iterable[tuple[int, int]],
+        local_ip: str | None,
+        keys: Iterable[tuple[int, int]] | None = None,
+    ) -> list[Route]:
+        """The run-time routes (all, or ``keys``) of ``families`` as sent to ``peer``."""
+        fams = {afi for afi, safi in families if safi == 1}
+        done: dict[int, AttrSet | None] = {}  # templates are shared: export each once
+        routes: list[Route] = []
+        table = self.runtime
+        for key in table if keys is None else keys:
+            afi = key[0]
+            template = table.get(key)
+            if afi not in fams or template is None:
+                continue
+            tid = id(template)
+            if tid in done:
+                attrs = done[tid]
+            else:
+                attrs = done[tid] = self.export_originated(peer, afi, template, local_ip)
+            if attrs is not None:
+                routes.append((afi, 1, key[1], ORIGINATE_PATH_ID, attrs))
+        return routes
+
+    def originate(self, routes: dict[tuple[int, int], AttrSet]) -> int:
+        """Add or replace run-time routes and send them to every Established peer.
+
+        Returns how many peers they were sent to.
+        """
+        self.runtime.update(routes)
+        sent = 0
+        for peer in list(self.peers.values()):
+            s, neg = peer.session, peer.session.negotiated
+            if s.state != State.ESTABLISHED or neg is None or s.options is None:
+                continue
+            families = set(neg.families) & set(peer.settings.families)
+            out = self.runtime_routes(peer, families, peer.local_ip(s), routes)
+            if out:
+                peer.send_updates(pack_announcements(out, s.options))
+                sent += 1
+        return sent
+
+    def withdraw(self, keys: list[tuple[int, int]]) -> int:
+        """Remove run-time routes and withdraw them from every Established peer."""
+        for key in keys:
+            self.runtime.pop(key, None)
+        sent = 0
+        for peer in list(self.peers.values()):
+            s, neg = peer.session, peer.session.negotiated
+            if s.state != State.ESTABLISHED or neg is None or s.options is None:
+                continue
+            gone = [(afi, 1, p, ORIGINATE_PATH_ID) for afi, p in keys if (afi, 1) in neg.families]
+            if gone:
+                peer.send_updates(pack_withdrawals(gone, s.options))
+                sent += 1
+        return sent
 
     async def stop(self, message: str = "") -> None:
         for peer in self.peers.values():
@@ -755,53 +793,3 @@ class Speaker:
             changed=len(diff.changed),
             unchanged=len(diff.unchanged),
         )
-
-
-class _Acceptor(asyncio.Protocol):
-    """Waits for the peer's address, then hands the transport to its Peer."""
-
-    def __init__(self, speaker: Speaker) -> None:
-        self.speaker = speaker
-        self.conn: Connection | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        name = transport.get_extra_info("peername")
-        address = normalize_address(name[0]) if name else "?"
-        peer = self.speaker.peers.get(address)
-        if peer is None:
-            self.speaker.log.emit("rejected", address=address, reason="not a configured neighbor")
-            transport.abort()
-            return
-        if peer.config.ttl_security:
-            sock = transport.get_extra_info("socket")
-            try:
-                set_gtsm(sock)
-            except TransportError as exc:
-                peer.log.emit("gtsm-error", peer=address, error=str(exc))
-        session = peer.incoming()
-        if session is None:
-            peer.log.emit("rejected", address=address, reason="session already established")
-            transport.abort()
-            return
-        self.conn = Connection(peer, session)
-        self.conn.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self.conn is not None:
-            self.conn.data_received(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.conn is not None:
-            self.conn.connection_lost(exc)
-
-    def eof_received(self) -> bool | None:
-        return self.conn.eof_received() if self.conn is not None else None
-
-    def pause_writing(self) -> None:
-        if self.conn is not None:
-            self.conn.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self.conn is not None:
-            self.conn.resume_writing()
