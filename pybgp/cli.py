@@ -184,7 +184,16 @@ def _line(d: Any, message_line: Callable[[Any], str]) -> str:
     help="This is a restart: set the graceful-restart R bit (RFC 4724) so that "
     "peers keep our routes while we come back.",
 )
-def speaker(config_path: str, log_format: str, check: bool, restarted: bool) -> None:
+@click.option(
+    "--updates",
+    "updates",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Record every received UPDATE to FILE as MRT BGP4MP_ET.",
+)
+def speaker(
+    config_path: str, log_format: str, check: bool, restarted: bool, updates: str | None
+) -> None:
     """Run a BGP speaker: peer with the neighbors, originate routes, log what arrives.
 
     SIGHUP reloads the file (unchanged sessions stay up); SIGUSR1 sends ROUTE-REFRESH
@@ -201,7 +210,7 @@ def speaker(config_path: str, log_format: str, check: bool, restarted: bool) -> 
     if check:
         click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
         return
-    sys.exit(run_speaker(config_path, cfg, log_format, restarted))
+    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates))
 
 
 @main.command()
@@ -222,7 +231,16 @@ def speaker(config_path: str, log_format: str, check: bool, restarted: bool) -> 
 )
 @click.option("--check", is_flag=True, help="Validate the configuration and exit.")
 @click.option("--restarted", is_flag=True, help="Set the graceful-restart R bit (RFC 4724).")
-def rr(config_path: str, log_format: str, check: bool, restarted: bool) -> None:
+@click.option(
+    "--updates",
+    "updates",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Record every received UPDATE to FILE as MRT BGP4MP_ET.",
+)
+def rr(
+    config_path: str, log_format: str, check: bool, restarted: bool, updates: str | None
+) -> None:
     """Run the route reflector: every path kept, reflected per RFC 4456, ADD-PATH send.
 
     The same process also originates [[originate]] routes and speaks plain BGP to
@@ -240,7 +258,7 @@ def rr(config_path: str, log_format: str, check: bool, restarted: bool) -> None:
     if check:
         click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
         return
-    sys.exit(run_speaker(config_path, cfg, log_format, restarted))
+    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates))
 
 
 @main.command()

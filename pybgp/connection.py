@@ -79,7 +79,11 @@ class Connection(asyncio.Protocol):
         self.closing = True
         t = self.transport
         if t.can_write_eof():
-            t.write_eof()  # FIN after the buffered data
+            try:
+                t.write_eof()  # FIN after the buffered data
+            except OSError:  # the peer is already gone
+                t.close()
+                return
             self.peer.loop.call_later(2.0, t.close)
         else:
             t.close()

@@ -24,7 +24,11 @@ __all__ = ["run_speaker"]
 
 
 def run_speaker(
-    path: str, config: Config, log_format: str = "text", restarted: bool = False
+    path: str,
+    config: Config,
+    log_format: str = "text",
+    restarted: bool = False,
+    updates: str | None = None,
 ) -> int:
     log = EventLog(sys.stdout, log_format)
     try:
@@ -34,14 +38,20 @@ def run_speaker(
     except ImportError:
         runner = asyncio.run
     try:
-        return int(runner(_main(path, config, log, restarted)))
+        return int(runner(_main(path, config, log, restarted, updates)))
     except KeyboardInterrupt:
         return 0
 
 
-async def _main(path: str, config: Config, log: EventLog, restarted: bool) -> int:
+async def _main(
+    path: str, config: Config, log: EventLog, restarted: bool, updates: str | None = None
+) -> int:
     loop = asyncio.get_running_loop()
     speaker = Speaker(config, log, restarted)
+    if updates is not None:
+        from .mrt.updates import UpdateDump
+
+        speaker.update_dump = UpdateDump(updates)
     try:
         await speaker.start()
     except OSError as exc:
@@ -70,4 +80,6 @@ async def _main(path: str, config: Config, log: EventLog, restarted: bool) -> in
     log.emit("stopping")
     await control.stop()
     await speaker.stop("pybgp speaker shutting down")
+    if speaker.update_dump is not None:
+        speaker.update_dump.close()
     return 0

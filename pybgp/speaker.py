@@ -104,7 +104,8 @@ class Peer:
         self.session = Session(self.settings, seed=hash(config.address) & 0xFFFF)
         self.conns: dict[Session, Connection] = {}
         self.candidate: Session | None = None  # a second, incoming session (collision)
-        self.timers: dict[Session, asyncio.TimerHandle] = {}
+        self.timers: dict[Session, asyncio.Handle] = {}
+        self.armed: dict[Session, float | None] = {}  # the deadline each timer is set for
         self.connecting: asyncio.Task[None] | None = None
         self.adj_rib_in: dict[RibKey, AttrSet] = {}
         self.stale: set[RibKey] = set()
@@ -250,20 +251,31 @@ class Peer:
             s.connection_failed(self.now())  # the FSM drops the session
 
     def _arm(self, s: Session) -> None:
-        old = self.timers.pop(s, None)
-        if old is not None:
-            old.cancel()
+        """Keep one timer per Session at ``get_timer()``.
+
+        An armed timer whose deadline has not changed is left alone: cancelling and
+        re-creating it on every pump would starve it while the peer sends data in every
+        loop iteration (a full-table load), and no KEEPALIVE would go out.
+        """
         deadline = s.get_timer()
+        handle = self.timers.get(s)
+        if handle is not None and not handle.cancelled() and self.armed.get(s) == deadline:
+            return
+        if handle is not None:
+            handle.cancel()
+            del self.timers[s]
+        self.armed[s] = deadline
         if deadline is not None:
             self.timers[s] = self.loop.call_at(deadline, self._fire, s)
 
     def _fire(self, s: Session) -> None:
         # run the timer after the I/O already waiting in this loop iteration, so that a
         # KEEPALIVE sitting in the socket is read before the HoldTimer is judged
-        self.timers[s] = self.loop.call_later(0, self._fire_now, s)
+        self.timers[s] = self.loop.call_soon(self._fire_now, s)
 
     def _fire_now(self, s: Session) -> None:
         self.timers.pop(s, None)
+        self.armed.pop(s, None)
         s.handle_timer(self.now())
         self.pump(s)
 
@@ -413,6 +425,16 @@ class Peer:
 
     def on_UpdateReceived(self, s: Session, e: UpdateReceived) -> None:
         self.updates_received += 1
+        dump = self.speaker.update_dump
+        conn = self.conns.get(s)
+        if dump is not None and conn is not None and conn.transport is not None and s.options:
+            local = conn.transport.get_extra_info("sockname")
+            dump.record(
+                e.update,
+                s.options,
+                (self.address, self.config.remote_as),
+                (normalize_address(local[0]), self.speaker.config.global_.asn),
+            )
         self.on_update(e.update)
         self.speaker.routing.update(self, e.update)
         count = len(self.adj_rib_in)
@@ -566,6 +588,7 @@ class Speaker:
         self.config = config
         self.log = log
         self.restarted = restarted  # set the GR R bit in the first OPEN to each peer
+        self.update_dump: Any = None  # pybgp.mrt.updates.UpdateDump with --updates
         self.loop = asyncio.get_running_loop()
         self.peers: dict[str, Peer] = {}
         self.routing = Routing(config)

@@ -12,6 +12,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -392,3 +393,23 @@ async def test_max_prefix_warning_then_cease() -> None:
         writer.close()
     finally:
         await sp.stop()
+
+
+async def test_updates_are_recorded_as_mrt(tmp_path: Path) -> None:
+    """--updates: received UPDATEs land in an MRT file that `pybgp decode` reads back."""
+    from pybgp.decode import decode_file
+    from pybgp.mrt.updates import UpdateDump
+
+    path = tmp_path / "updates.mrt"
+    async with _pair() as (a, la, b, lb):
+        b.update_dump = UpdateDump(str(path))
+        await _wait(lambda: len(lb.of("end-of-rib")) >= 2)
+        b.peers["127.0.0.1"].session.send_route_refresh(1, 1)  # make A send them again
+        b.peers["127.0.0.1"].pump(b.peers["127.0.0.1"].session)
+        await _wait(lambda: b.update_dump.count >= 1)
+        b.update_dump.close()
+    got = [d for d in decode_file(str(path)) if d.message is not None]
+    assert got and all(d.ok for d in got)
+    assert got[0].context["peer_ip"] == "127.0.0.1" and got[0].context["peer_as"] == 65001
+    prefixes = {p for d in got for p in getattr(d.message, "nlri", ())}
+    assert parse_prefix("192.0.2.0/24")[1] in prefixes
