@@ -238,8 +238,19 @@ def speaker(
     default=None,
     help="Record every received UPDATE to FILE as MRT BGP4MP_ET.",
 )
+@click.option(
+    "--log-updates/--no-log-updates",
+    default=False,
+    show_default=True,
+    help="One event per received UPDATE (a full table is millions of lines).",
+)
 def rr(
-    config_path: str, log_format: str, check: bool, restarted: bool, updates: str | None
+    config_path: str,
+    log_format: str,
+    check: bool,
+    restarted: bool,
+    updates: str | None,
+    log_updates: bool,
 ) -> None:
     """Run the route reflector: every path kept, reflected per RFC 4456, ADD-PATH send.
 
@@ -258,7 +269,7 @@ def rr(
     if check:
         click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
         return
-    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates))
+    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates, log_updates))
 
 
 @main.command()

@@ -29,8 +29,9 @@ def run_speaker(
     log_format: str = "text",
     restarted: bool = False,
     updates: str | None = None,
+    log_updates: bool = True,
 ) -> int:
-    log = EventLog(sys.stdout, log_format)
+    log = EventLog(sys.stdout, log_format, log_updates)
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
 

@@ -22,9 +22,12 @@ __all__ = ["EventLog"]
 
 
 class EventLog:
-    def __init__(self, stream: TextIO | None = None, fmt: str = "text") -> None:
+    def __init__(
+        self, stream: TextIO | None = None, fmt: str = "text", updates: bool = True
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.json = fmt == "json"
+        self.updates = updates  # one event per received UPDATE (off for `pybgp rr`)
 
     def emit(self, event: str, **fields: Any) -> None:
         if self.json:
@@ -43,6 +46,8 @@ class EventLog:
         withdrawn: list[tuple[int, int, int, int]],
         announced: list[tuple[int, int, int, int]],
     ) -> None:
+        if not self.updates:
+            return
         attrs = attrs_dict(update.attrs) if update.attrs is not None and announced else {}
         if update.attrs is not None and update.attrs.mp_next_hop is not None and announced:
             from .render import ip_text
