@@ -48,6 +48,7 @@ class Connection(asyncio.Protocol):
         if not self.closing:  # after a NOTIFICATION the rest is read and dropped
             self.session.data_received(data, self.peer.now())
             self.peer.pump(self.session)
+            self.peer.speaker.routing.flush()
 
     def eof_received(self) -> bool | None:
         if self.closing and self.transport is not None:

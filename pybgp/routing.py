@@ -67,6 +67,7 @@ class Routing:
         self.up_peers: dict[PeerInfo, Peer] = {}
         self.outs: dict[PeerInfo, AdjRibOut] = {}
         self.policies: dict[str, tuple[Any, Any]] = {}
+        self.pending: list[Any] = []  # PrefixChanges waiting for ``flush``
         self.best_changes = 0
         """Prefixes whose best path changed (a counter for pybgp.metrics)."""
 
@@ -167,7 +168,16 @@ class Routing:
         opts = peer.session.options
         if u.attrs is not None and opts is not None and not opts.four_octet_as:
             u = replace(u, attrs=as4_merge(u.attrs))  # RFC 6793 4.2.3
-        self.propagate(self.rib.apply_update(info, u))
+        # the changes of every UPDATE in one read go out together (``flush``): fewer,
+        # fuller UPDATEs to each peer, packed across the received messages
+        self.pending.extend(self.rib.apply_update(info, u))
+
+    def flush(self) -> None:
+        """Send what the UPDATEs received since the last flush changed."""
+        if self.pending:
+            diff = tuple(self.pending)
+            self.pending.clear()
+            self.propagate(diff)
 
     def down(self, peer: Peer, graceful: bool) -> None:
         """The session ended.  With graceful restart the routes stay until ``sweep``."""
@@ -201,6 +211,10 @@ class Routing:
         peer.send_updates(pack_announcements(routes, opts))
 
     def propagate(self, diff: RibDiff) -> None:
+        if self.pending:
+            earlier = tuple(self.pending)  # keep the order of changes
+            self.pending.clear()
+            diff = earlier + tuple(diff)
         if not diff:
             return
         self.best_changes += sum(1 for c in diff if c.old_best != c.new_best)
