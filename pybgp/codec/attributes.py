@@ -683,7 +683,29 @@ def encode_attributes(
     With ``wire`` set, order and flags follow it; otherwise attributes go out in
     type-code order with their table flags.  For a 2-octet peer, 4-octet ASNs become
     AS_TRANS and AS4_PATH/AS4_AGGREGATOR are added (RFC 6793 4.2.2).
+
+    Without MP attributes the result depends only on the (immutable, shared) set and
+    the ASN width, so it is kept per set object: a route reflector sends one set to
+    many peers and in many UPDATEs, and packing measures it before encoding it.
     """
+    if not mp:
+        key = (id(attrs), options.four_octet_as, mrt)
+        hit = _ENCODED.get(key)
+        if hit is not None and hit[0] is attrs:
+            return hit[1]
+        raw = _encode(attrs, options, {}, mrt)
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[key] = (attrs, raw)  # the reference keeps the id from being reused
+        return raw
+    return _encode(attrs, options, mp, mrt)
+
+
+_ENCODED: dict[tuple[int, bool, bool], tuple[AttrSet, bytes]] = {}
+_ENCODED_MAX = 1 << 17
+
+
+def _encode(attrs: AttrSet, options: SessionOptions, mp: dict[int, bytes], mrt: bool) -> bytes:
     ctx = _Ctx(options.four_octet_as, mrt)
     mp = mp or {}
     order = attrs.wire
