@@ -12,6 +12,7 @@ with Cease/Administrative Shutdown and a message, then exit 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 
@@ -77,10 +78,30 @@ async def _main(
     loop.add_signal_handler(signal.SIGUSR1, speaker.refresh_all)
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
+    gc_task = loop.create_task(_gc_maintenance())
     await done.wait()
+    gc_task.cancel()
     log.emit("stopping")
     await control.stop()
     await speaker.stop("pybgp speaker shutting down")
     if speaker.update_dump is not None:
         speaker.update_dump.close()
     return 0
+
+
+GC_INTERVAL = 30.0
+
+
+async def _gc_maintenance() -> None:
+    """Keep the cyclic collector off the long-lived heap (the RIB).
+
+    A full table is millions of objects that hold no reference cycles; each full
+    collection would walk all of them (17% of the CPU of a 1M-route load).  Every
+    ``GC_INTERVAL`` seconds the collector runs once over what is new, then
+    ``gc.freeze`` moves the survivors out of its reach.  Frozen objects are still
+    freed by reference counting; only a cycle among them would outlive its use.
+    """
+    while True:
+        await asyncio.sleep(GC_INTERVAL)
+        gc.collect()
+        gc.freeze()
