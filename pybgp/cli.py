@@ -161,36 +161,55 @@ def _line(d: Any, message_line: Callable[[Any], str]) -> str:
     return f"{kind} " + " ".join(f"{k}={v}" for k, v in body.items())
 
 
+def _daemon_options(config_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options `pybgp speaker` and `pybgp rr` share."""
+
+    def wrap(f: Callable[..., None]) -> Callable[..., None]:
+        for option in reversed([
+            click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+                         required=True, help=config_help),
+            click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                         show_default=True,
+                         help="Event log on stdout: readable lines or JSON lines."),
+            click.option("--check", is_flag=True, help="Validate the configuration and exit."),
+            click.option("--restarted", is_flag=True,
+                         help="This is a restart: set the graceful-restart R bit (RFC 4724) "
+                         "so that peers keep our routes while we come back."),
+            click.option("--updates", "updates", type=click.Path(dir_okay=False), default=None,
+                         help="Record every received UPDATE to FILE as MRT BGP4MP_ET."),
+        ]):  # fmt: skip
+            f = option(f)
+        return f
+
+    return wrap
+
+
+def _run_daemon(
+    daemon: str,
+    config_path: str,
+    log_format: str,
+    check: bool,
+    restarted: bool,
+    updates: str | None,
+    log_updates: bool,
+) -> None:
+    from .config import ConfigError, load_config
+    from .daemon import run_speaker
+
+    try:
+        cfg = load_config(config_path, daemon=daemon)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if daemon == "rr" and cfg.global_.cluster_id is None:
+        click.echo("note: no [global] cluster_id: the router id is used (RFC 4456 7)", err=True)
+    if check:
+        click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
+        return
+    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates, log_updates, daemon))
+
+
 @main.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="TOML configuration (see docs/config.md).",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Event log on stdout: readable lines or JSON lines.",
-)
-@click.option("--check", is_flag=True, help="Validate the configuration and exit.")
-@click.option(
-    "--restarted",
-    is_flag=True,
-    help="This is a restart: set the graceful-restart R bit (RFC 4724) so that "
-    "peers keep our routes while we come back.",
-)
-@click.option(
-    "--updates",
-    "updates",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Record every received UPDATE to FILE as MRT BGP4MP_ET.",
-)
+@_daemon_options("TOML configuration (see docs/config.md).")
 def speaker(
     config_path: str, log_format: str, check: bool, restarted: bool, updates: str | None
 ) -> None:
@@ -200,44 +219,11 @@ def speaker(
     to every Established peer; SIGTERM/SIGINT send Cease/Administrative Shutdown to
     every peer and exit.
     """
-    from .config import ConfigError, load_config
-    from .daemon import run_speaker
-
-    try:
-        cfg = load_config(config_path, daemon="speaker")
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if check:
-        click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
-        return
-    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates))
+    _run_daemon("speaker", config_path, log_format, check, restarted, updates, True)
 
 
 @main.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="TOML configuration; [global] cluster_id makes it a route reflector.",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Event log on stdout: readable lines or JSON lines.",
-)
-@click.option("--check", is_flag=True, help="Validate the configuration and exit.")
-@click.option("--restarted", is_flag=True, help="Set the graceful-restart R bit (RFC 4724).")
-@click.option(
-    "--updates",
-    "updates",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Record every received UPDATE to FILE as MRT BGP4MP_ET.",
-)
+@_daemon_options("TOML configuration; [global] cluster_id makes it a route reflector.")
 @click.option(
     "--log-updates/--no-log-updates",
     default=False,
@@ -257,19 +243,7 @@ def rr(
     The same process also originates [[originate]] routes and speaks plain BGP to
     non-client neighbors.  Signals as for `pybgp speaker`.
     """
-    from .config import ConfigError, load_config
-    from .daemon import run_speaker
-
-    try:
-        cfg = load_config(config_path, daemon="rr")
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if cfg.global_.cluster_id is None:
-        click.echo("note: no [global] cluster_id: the router id is used (RFC 4456 7)", err=True)
-    if check:
-        click.echo(f"{config_path}: OK ({len(cfg.neighbors)} neighbors)")
-        return
-    sys.exit(run_speaker(config_path, cfg, log_format, restarted, updates, log_updates))
+    _run_daemon("rr", config_path, log_format, check, restarted, updates, log_updates)
 
 
 @main.command()

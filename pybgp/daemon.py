@@ -31,6 +31,7 @@ def run_speaker(
     restarted: bool = False,
     updates: str | None = None,
     log_updates: bool = True,
+    daemon: str = "speaker",
 ) -> int:
     log = EventLog(sys.stdout, log_format, log_updates)
     try:
@@ -40,13 +41,18 @@ def run_speaker(
     except ImportError:
         runner = asyncio.run
     try:
-        return int(runner(_main(path, config, log, restarted, updates)))
+        return int(runner(_main(path, config, log, restarted, updates, daemon)))
     except KeyboardInterrupt:
         return 0
 
 
 async def _main(
-    path: str, config: Config, log: EventLog, restarted: bool, updates: str | None = None
+    path: str,
+    config: Config,
+    log: EventLog,
+    restarted: bool,
+    updates: str | None = None,
+    daemon: str = "speaker",
 ) -> int:
     loop = asyncio.get_running_loop()
     speaker = Speaker(config, log, restarted)
@@ -70,7 +76,7 @@ async def _main(
 
     def reload() -> None:
         try:
-            speaker.reload(load_config(path, daemon="speaker"))
+            speaker.reload(load_config(path, daemon=daemon))
         except ConfigError as exc:
             log.emit("reload-failed", error=str(exc))
 
