@@ -505,17 +505,26 @@ _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a 
 _TYPE_NAMES |= {list: "an array", dict: "a table"}
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
+    """How a TOML value's type is named in error messages."""
     return _TYPE_NAMES.get(type(value), "a date/time")
 
 
-class _Table:
-    """One TOML table being read; every getter raises ConfigError naming the key path."""
+class TomlTable:
+    """One TOML table being read; every getter raises ``ERROR`` naming the key path.
 
-    def __init__(self, source: str, path: str, data: dict[str, Any], kind: str) -> None:
+    Subclasses name their schema (``KEYS``: valid keys per kind of table), where each
+    kind sits (``WHERE``, for messages) and their error type.
+    """
+
+    KEYS: Mapping[str, tuple[str, ...]] = {}
+    WHERE: Mapping[str, str] = {}
+    ERROR: type[ConfigError] = ConfigError
+
+    def __init__(self, source: str, path: str, data: Mapping[str, Any], kind: str) -> None:
         self.source, self.path, self.data = source, path, data
-        valid = KEYS[kind]
-        where = _WHERE.get(kind, f"in [{kind}]")
+        valid = self.KEYS[kind]
+        where = self.WHERE.get(kind, f"in [{kind}]")
         for key in data:
             if key not in valid:
                 close = get_close_matches(key, valid, n=1, cutoff=0.6)
@@ -523,7 +532,7 @@ class _Table:
                 self.fail(key, f"unknown key {key!r} {where}{hint}")
 
     def fail(self, key: str, problem: str) -> NoReturn:
-        raise ConfigError(self.source, f"{self.path}.{key}" if self.path else key, problem)
+        raise self.ERROR(self.source, f"{self.path}.{key}" if self.path else key, problem)
 
     def get(self, key: str, kind: type, required: bool = False) -> Any:
         value = self.data.get(key)
@@ -532,8 +541,15 @@ class _Table:
                 self.fail(key, "missing (required)")
             return None
         if type(value) is not kind:
-            self.fail(key, f"expected {_TYPE_NAMES[kind]}, got {_type_name(value)}")
+            self.fail(key, f"expected {_TYPE_NAMES[kind]}, got {type_name(value)}")
         return value
+
+
+class _Table(TomlTable):
+    """A table of the daemon configuration."""
+
+    KEYS = KEYS
+    WHERE = _WHERE
 
     def required_table(self, key: str) -> _Table:
         table = self.table(key)
@@ -551,7 +567,7 @@ class _Table:
         for i, item in enumerate(items):
             path = f"{key}[{i}]"
             if type(item) is not dict:
-                self.fail(path, f"expected a table ([[{key}]]), got {_type_name(item)}")
+                self.fail(path, f"expected a table ([[{key}]]), got {type_name(item)}")
             out.append(_Table(self.source, path, item, key))
         return out
 
@@ -605,7 +621,7 @@ class _Table:
         values = self.get(key, list) or []
         for i, v in enumerate(values):
             if type(v) is not int:
-                self.fail(f"{key}[{i}]", f"expected an integer, got {_type_name(v)}")
+                self.fail(f"{key}[{i}]", f"expected an integer, got {type_name(v)}")
             self._check_asn(f"{key}[{i}]", v)
         return tuple(values)
 
@@ -649,7 +665,7 @@ class _Table:
         out: list[str] = []
         for i, v in enumerate(items):
             if type(v) is not str:
-                self.fail(f"{key}[{i}]", f"expected a string, got {_type_name(v)}")
+                self.fail(f"{key}[{i}]", f"expected a string, got {type_name(v)}")
             a = self._address(f"{key}[{i}]", v)
             if a in out:
                 self.fail(f"{key}[{i}]", f"{a} is listed twice")
@@ -672,7 +688,7 @@ class _Table:
         out: list[T] = []
         for i, v in enumerate(values):
             if type(v) is not str:
-                self.fail(f"{key}[{i}]", f"expected a string, got {_type_name(v)}")
+                self.fail(f"{key}[{i}]", f"expected a string, got {type_name(v)}")
             try:
                 out.append(parse(v))
             except ValueError as exc:

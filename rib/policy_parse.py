@@ -23,7 +23,7 @@ from typing import Any, NoReturn, TypeVar
 
 from pybgp.codec.communities import parse_community, parse_large
 from pybgp.codec.nlri import format_prefix, parse_prefix
-from pybgp.config import ConfigError
+from pybgp.config import ConfigError, TomlTable, type_name
 
 from .policy_eval import Policy
 from .policy_match import (
@@ -424,43 +424,21 @@ def _check_asn(value: int) -> str | None:
 
 # --- the TOML reader -----------------------------------------------------------------
 
-_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a float"}
-_TYPE_NAMES |= {list: "an array", dict: "a table"}
 
+class _Table(TomlTable):
+    """A policy table; every getter raises PolicyError naming the key path."""
 
-def _type_name(value: object) -> str:
-    return _TYPE_NAMES.get(type(value), "a date/time")
-
-
-class _Table:
-    """One TOML table being read; every getter raises PolicyError naming the key path."""
+    KEYS = POLICY_KEYS
+    WHERE = _WHERE
+    ERROR = PolicyError
 
     def __init__(
         self, source: str, path: str, data: Mapping[str, Any], kind: str, strict: bool = True
     ) -> None:
-        self.source, self.path, self.data = source, path, data
-        if not strict:
-            return
-        valid = POLICY_KEYS[kind]
-        where = _WHERE.get(kind, "")
-        for key in data:
-            if key not in valid:
-                close = get_close_matches(key, valid, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(valid)}"
-                self.fail(key, f"unknown key {key!r} {where}{hint}")
-
-    def fail(self, key: str, problem: str) -> NoReturn:
-        raise PolicyError(self.source, f"{self.path}.{key}" if self.path else key, problem)
-
-    def get(self, key: str, kind: type, required: bool = False) -> Any:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "missing (required)")
-            return None
-        if type(value) is not kind:
-            self.fail(key, f"expected {_TYPE_NAMES[kind]}, got {_type_name(value)}")
-        return value
+        if strict:
+            super().__init__(source, path, data, kind)
+        else:
+            self.source, self.path, self.data = source, path, data
 
     def table(self, key: str, kind: str) -> _Table | None:
         value = self.get(key, dict)
@@ -482,7 +460,7 @@ class _Table:
                 continue
             if type(item) is not dict:
                 self.fail(
-                    f"{key}[{i}]", f"expected a table or a prefix string, got {_type_name(item)}"
+                    f"{key}[{i}]", f"expected a table or a prefix string, got {type_name(item)}"
                 )
             out.append(_Table(self.source, path, item, "entry"))
         return out
@@ -492,12 +470,12 @@ class _Table:
         if value is None:
             return []
         if type(value) is not list:
-            self.fail(key, f"expected {want}, got {_type_name(value)}")
+            self.fail(key, f"expected {want}, got {type_name(value)}")
         out: list[_Table] = []
         for i, item in enumerate(value):
             path = f"{self.path}.{key}[{i}]" if self.path else f"{key}[{i}]"
             if type(item) is not dict:
-                self.fail(f"{key}[{i}]", f"expected a table ([[{key}]]), got {_type_name(item)}")
+                self.fail(f"{key}[{i}]", f"expected a table ([[{key}]]), got {type_name(item)}")
             out.append(_Table(self.source, path, item, kind, strict))
         return out
 
@@ -536,12 +514,12 @@ class _Table:
         if type(value) is str:
             return [value]
         if type(value) is not list:
-            self.fail(key, f"expected a string or an array of strings, got {_type_name(value)}")
+            self.fail(key, f"expected a string or an array of strings, got {type_name(value)}")
         if not value:
             self.fail(key, "is empty")
         for i, v in enumerate(value):
             if type(v) is not str:
-                self.fail(f"{key}[{i}]", f"expected a string, got {_type_name(v)}")
+                self.fail(f"{key}[{i}]", f"expected a string, got {type_name(v)}")
         return list(value)
 
     def names(self, key: str) -> tuple[str, ...] | None:
@@ -559,7 +537,7 @@ class _Table:
         out: list[T] = []
         for i, v in enumerate(value or ()):
             if type(v) is not str:
-                self.fail(f"{key}[{i}]", f"expected a string, got {_type_name(v)}")
+                self.fail(f"{key}[{i}]", f"expected a string, got {type_name(v)}")
             try:
                 out.append(parse(v))
             except ValueError as exc:
@@ -578,13 +556,13 @@ class _Table:
             return None
         items = [value] if type(value) is int else value
         if type(items) is not list:
-            self.fail(key, f"expected an integer or an array of integers, got {_type_name(value)}")
+            self.fail(key, f"expected an integer or an array of integers, got {type_name(value)}")
         if not items:
             self.fail(key, "is empty")
         for i, v in enumerate(items):
             path = key if type(value) is int else f"{key}[{i}]"
             if type(v) is not int:
-                self.fail(path, f"expected an integer, got {_type_name(v)}")
+                self.fail(path, f"expected an integer, got {type_name(v)}")
             problem = check(v)
             if problem is not None:
                 self.fail(path, problem)
@@ -594,7 +572,7 @@ class _Table:
         values = self.get(key, list) or []
         for i, v in enumerate(values):
             if type(v) is not int:
-                self.fail(f"{key}[{i}]", f"expected an integer, got {_type_name(v)}")
+                self.fail(f"{key}[{i}]", f"expected an integer, got {type_name(v)}")
             problem = _check_asn(v)
             if problem is not None:
                 self.fail(f"{key}[{i}]", problem)
