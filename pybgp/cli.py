@@ -296,7 +296,7 @@ def _control_options(f: F) -> F:
     f = click.option(
         "--daemon",
         metavar="NAME",
-        help="Use the default socket of this daemon (speaker, rr).",
+        help="Use the default socket of this daemon (speaker, rr, lbnode).",
     )(f)
     f = click.option(
         "--control",
@@ -514,6 +514,101 @@ def inject(
             f"{last['routes']} routes injected in {last['seconds']} s ({rate:.0f} routes/s), "
             f"{last['skipped']} skipped; {last['runtime']} run-time routes"
         )
+
+
+@main.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="TOML configuration: the speaker's tables plus [lbnode] and [[vips]].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Event log on stdout: readable lines or JSON lines.",
+)
+@click.option("--check", is_flag=True, help="Validate the configuration and exit.")
+@click.option(
+    "--restarted",
+    is_flag=True,
+    help="This is a restart (after SIGUSR2): set the graceful-restart R bit.",
+)
+def lbnode(config_path: str, log_format: str, check: bool, restarted: bool) -> None:  # fmt: skip
+    """Run the LB node agent: health checks announce, drain and withdraw VIPs.
+
+    SIGUSR1 drains every VIP (again: undrain); SIGTERM/SIGINT withdraw every VIP, then
+    end the sessions with a Cease; SIGUSR2 exits leaving the VIPs announced, for a
+    graceful restart with --restarted; SIGHUP reloads neighbors and policies.
+    """
+    from lbnode.config import load_lbnode_config
+    from lbnode.daemon import run_lbnode
+
+    from .config import ConfigError
+
+    try:
+        cfg = load_lbnode_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if check:
+        checks = sum(len(v.checks) for v in cfg.vips)
+        click.echo(f"{config_path}: OK ({len(cfg.speaker.neighbors)} neighbors, "
+                   f"{len(cfg.vips)} VIPs, {checks} checks)")  # fmt: skip
+        return
+    sys.exit(run_lbnode(config_path, cfg, log_format, restarted))
+
+
+@main.group(invoke_without_command=True)
+@_control_options
+@click.pass_context
+def vips(ctx: click.Context, control: str | None, daemon: str | None, as_json: bool) -> None:
+    """The VIPs of a running `pybgp lbnode`: state, checks, drains.
+
+    `pybgp vips drain VIP|all` re-announces with GRACEFUL_SHUTDOWN (RFC 8326), then
+    withdraws after the grace time; `pybgp vips undrain VIP|all` reverses it.
+    """
+    if ctx.invoked_subcommand is None:
+        _vips_action(control, daemon, as_json, "vips", None)
+
+
+@vips.command("show")
+@click.argument("vip")
+@_control_options
+def vips_show(vip: str, control: str | None, daemon: str | None, as_json: bool) -> None:
+    """One VIP in detail."""
+    _vips_action(control, daemon, as_json, "vips", vip)
+
+
+@vips.command("drain")
+@click.argument("vip")
+@_control_options
+def vips_drain(vip: str, control: str | None, daemon: str | None, as_json: bool) -> None:
+    """Drain VIP (or all): GRACEFUL_SHUTDOWN now, withdrawn after the grace time."""
+    _vips_action(control, daemon, as_json, "vips.drain", vip)
+
+
+@vips.command("undrain")
+@click.argument("vip")
+@_control_options
+def vips_undrain(vip: str, control: str | None, daemon: str | None, as_json: bool) -> None:
+    """Undo `drain` for VIP (or all)."""
+    _vips_action(control, daemon, as_json, "vips.undrain", vip)
+
+
+def _vips_action(
+    control: str | None, daemon: str | None, as_json: bool, cmd: str, vip: str | None
+) -> None:
+    from .ctl import format_vips
+
+    rows = _ctl(control, daemon or "lbnode", cmd, {} if vip is None else {"vip": vip})
+    if as_json:
+        _emit_json(rows)
+    else:
+        click.echo("\n".join(format_vips(rows, detail=vip is not None and cmd == "vips")))
 
 
 @main.group()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, overload
+from typing import Any, NoReturn, Self, TypeVar, overload
 
 from .codec.attributes import Origin
 from .codec.communities import parse_community, parse_large
@@ -46,6 +46,10 @@ __all__ = [
     "SOFT_FIELDS",
     "load_config",
     "parse_config",
+    "read_toml",
+    "config_from_doc",
+    "ConfigTable",
+    "read_config_text",
     "diff_neighbors",
     "default_control_socket",
 ]
@@ -265,21 +269,29 @@ class NeighborDiff:
 
 def load_config(path: str | Path, daemon: str = "speaker") -> Config:
     """Read and check the file at ``path``; :class:`ConfigError` on any problem."""
+    return parse_config(read_config_text(path), str(path), daemon)
+
+
+def read_config_text(path: str | Path) -> str:
+    """The text of a configuration file; :class:`ConfigError` if unreadable or not UTF-8."""
     source = str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(source, "", f"not UTF-8 (byte {exc.start})") from None
-    return parse_config(text, source, daemon)
 
 
 def parse_config(text: str, source: str = "<string>", daemon: str = "speaker") -> Config:
     """Check TOML ``text``; ``source`` names it in errors, ``daemon`` picks the socket name."""
-    socket_default = default_control_socket(daemon)
+    return config_from_doc(read_toml(text, source), source, daemon)
+
+
+def read_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML ``text``; :class:`ConfigError` on a syntax error or an empty file."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -288,6 +300,12 @@ def parse_config(text: str, source: str = "<string>", daemon: str = "speaker") -
         raise ConfigError(source, "", "TOML syntax error: nested too deeply") from None
     if not doc:
         raise ConfigError(source, "", "the configuration is empty (need at least [global])")
+    return doc
+
+
+def config_from_doc(doc: dict[str, Any], source: str, daemon: str = "speaker") -> Config:
+    """The speaker's part of a parsed TOML document (``pybgp lbnode`` adds its own tables)."""
+    socket_default = default_control_socket(daemon)
     top = _Table(source, "", doc, "")
     glob = _global(top.required_table("global"))
     control = top.table("control")
@@ -551,24 +569,24 @@ class _Table(TomlTable):
     KEYS = KEYS
     WHERE = _WHERE
 
-    def required_table(self, key: str) -> _Table:
+    def required_table(self, key: str) -> Self:
         table = self.table(key)
         if table is None:
             self.fail(key, f"missing [{key}] table (required)")
         return table
 
-    def table(self, key: str) -> _Table | None:
+    def table(self, key: str) -> Self | None:
         value = self.get(key, dict)
-        return None if value is None else _Table(self.source, key, value, key)
+        return None if value is None else type(self)(self.source, key, value, key)
 
-    def tables(self, key: str) -> list[_Table]:
+    def tables(self, key: str) -> list[Self]:
         items = self.get(key, list) or []
-        out: list[_Table] = []
+        out: list[Self] = []
         for i, item in enumerate(items):
             path = f"{key}[{i}]"
             if type(item) is not dict:
                 self.fail(path, f"expected a table ([[{key}]]), got {type_name(item)}")
-            out.append(_Table(self.source, path, item, key))
+            out.append(type(self)(self.source, path, item, key))
         return out
 
     @overload
@@ -700,3 +718,7 @@ class _Table(TomlTable):
         if value is not None and not value.startswith("/"):
             self.fail(key, f"{value!r} is not an absolute path")
         return value
+
+
+ConfigTable = _Table
+"""The daemon configuration's table reader, for ``lbnode.config`` to subclass."""

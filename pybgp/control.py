@@ -53,6 +53,8 @@ __all__ = [
     "CHUNK",
     "COMMANDS",
     "ControlError",
+    "Reply",
+    "ExtraHandler",
     "ControlServer",
     "neighbor_dict",
     "rib_rows",
@@ -374,6 +376,7 @@ class Reply:
 
 
 Handler = Callable[["ControlServer", dict[str, Any], Reply], Awaitable[None]]
+ExtraHandler = Callable[[dict[str, Any], Reply], Awaitable[None]]
 
 
 class ControlServer:
@@ -385,6 +388,8 @@ class ControlServer:
         self.server: asyncio.AbstractServer | None = None
         self.clients: set[asyncio.Task[None]] = set()
         self.metrics: MetricsServer | None = None
+        self.extra: dict[str, ExtraHandler] = {}
+        """Commands a daemon adds (``pybgp lbnode``'s ``vips``...): name -> handler."""
 
     async def start(self) -> None:
         """Listen; ``OSError`` if another process serves the path or it cannot be made."""
@@ -469,14 +474,19 @@ class ControlServer:
             return
         cmd, args = req.get("cmd"), req.get("args", {})
         handler = COMMANDS.get(cmd) if isinstance(cmd, str) else None
-        if handler is None:
-            await reply.error(f"unknown command {cmd!r}; known: {', '.join(sorted(COMMANDS))}")
+        extra = self.extra.get(cmd) if isinstance(cmd, str) else None
+        if handler is None and extra is None:
+            known = ", ".join(sorted([*COMMANDS, *self.extra]))
+            await reply.error(f"unknown command {cmd!r}; known: {known}")
             return
         if not isinstance(args, dict):
             await reply.error("args must be a JSON object")
             return
         try:
-            await handler(self, args, reply)
+            if extra is not None:
+                await extra(args, reply)
+            elif handler is not None:
+                await handler(self, args, reply)
         except ControlError as exc:
             await reply.error(str(exc))
         except (ConnectionError, asyncio.CancelledError):
@@ -638,6 +648,9 @@ def _route_key(speaker: Speaker, text: Any) -> tuple[tuple[int, int], str]:
         raise ControlError(f"{text!r} has no length; did you mean {canonical!r}?")
     if any(o.afi == afi and o.nlri == prefix for o in speaker.config.originate):
         raise ControlError(f"{canonical} is configured in [[originate]]")
+    owner = speaker.owned.get((afi, prefix))
+    if owner is not None:
+        raise ControlError(f"{canonical} is managed by {owner}")
     return (afi, prefix), canonical
 
 

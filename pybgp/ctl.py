@@ -25,6 +25,7 @@ __all__ = [
     "ControlClient",
     "resolve_socket",
     "format_neighbors",
+    "format_vips",
     "format_neighbor",
     "format_rib_row",
     "RIB_HEADER",
@@ -41,18 +42,18 @@ class CtlError(Exception):
 def resolve_socket(control: str | None, daemon: str | None) -> str:
     """``--control`` wins; else the default socket of ``--daemon``.
 
-    With neither, the speaker's default socket, or the route reflector's when only it
-    exists.
+    With neither, the default socket of the first of the speaker, the route reflector
+    and the LB node agent that exists (the speaker's when none does).
     """
     if control:
         return control
     try:
         if daemon:
             return default_control_socket(daemon)
-        speaker, rr = default_control_socket("speaker"), default_control_socket("rr")
+        paths = [default_control_socket(d) for d in ("speaker", "rr", "lbnode")]
     except ValueError as exc:
         raise CtlError(str(exc)) from None
-    return rr if os.path.exists(rr) and not os.path.exists(speaker) else speaker
+    return next((p for p in paths if os.path.exists(p)), paths[0])
 
 
 class ControlClient:
@@ -150,6 +151,36 @@ def format_neighbors(rows: list[dict[str, Any]]) -> list[str]:
             f"{n['address']:<26} {n['remote_as']:>10} {state:<12} {_uptime(n['uptime']):>9} "
             f"{n['received']:>8} {n['accepted']:>8} {n['sent']:>8}  {n['last_error'] or '-'}"
         )
+    return out
+
+
+def format_vips(rows: list[dict[str, Any]], detail: bool = False) -> list[str]:
+    """``pybgp vips``: a line per VIP; with ``detail`` its checks and recent transitions."""
+    out = [f"{'VIP':<24} {'STATE':<9} {'ANNOUNCE':<18} {'CHECKS':>7} {'SINCE':>9}  REASON"]
+    for v in rows:
+        up = sum(1 for c in v.get("checks", []) if c["state"] in ("up", "falling"))
+        checks = f"{up}/{len(v.get('checks', []))}"
+        since = _uptime(v["since"]) if v.get("since") is not None else "-"
+        reason = v.get("reason", "")
+        if v.get("drains"):
+            reason = f"drained by {', '.join(v['drains'])}; {reason}"
+        if v.get("drain_left") is not None:
+            reason += f"; withdrawn in {v['drain_left']:.1f} s"
+        if v.get("held_left") is not None:
+            reason += f"; flap hold-down {v['held_left']:.1f} s"
+        if v.get("note"):
+            reason = v["note"]
+        out.append(
+            f"{v['vip']:<24} {v['state']:<9} {v['announce']:<18} {checks:>7} {since:>9}  {reason}"
+        )
+        if detail:
+            for c in v.get("checks", []):
+                out.append(
+                    f"    check {c['name']:<16} {c['type']:<6} {c['state']:<8} "
+                    f"pass {c['passes']} fail {c['failures']}  {c['detail']}"
+                )
+            for t in v.get("history", []):
+                out.append(f"    {t['ago']:>9.1f} s ago  {t['old']} -> {t['new']}: {t['reason']}")
     return out
 
 

@@ -15,13 +15,34 @@ import asyncio
 import gc
 import signal
 import sys
+from collections.abc import Callable
 
 from .config import Config, ConfigError, load_config
 from .control import ControlServer
 from .eventlog import EventLog
 from .speaker import Speaker
 
-__all__ = ["run_speaker"]
+__all__ = ["run_speaker", "Extension"]
+
+
+class Extension:
+    """What a daemon built on the speaker (``pybgp lbnode``) adds to its life cycle."""
+
+    async def setup(self, speaker: Speaker, log: EventLog) -> None:
+        """Before the speaker starts its sessions."""
+
+    def started(
+        self, speaker: Speaker, control: ControlServer, stop: Callable[[str], None]
+    ) -> None:
+        """Sessions and the control socket are up; ``stop(mode)`` ends the daemon."""
+
+    async def stopping(self, mode: str) -> str:
+        """Before the sessions end; returns the Cease message."""
+        return "pybgp speaker shutting down"
+
+    def reload(self, path: str) -> Config:
+        """Read the file again for SIGHUP (``ConfigError`` keeps the running one)."""
+        raise NotImplementedError
 
 
 def run_speaker(
@@ -32,6 +53,7 @@ def run_speaker(
     updates: str | None = None,
     log_updates: bool = True,
     daemon: str = "speaker",
+    extension: Extension | None = None,
 ) -> int:
     log = EventLog(sys.stdout, log_format, log_updates)
     try:
@@ -41,7 +63,7 @@ def run_speaker(
     except ImportError:
         runner = asyncio.run
     try:
-        return int(runner(_main(path, config, log, restarted, updates, daemon)))
+        return int(runner(_main(path, config, log, restarted, updates, daemon, extension)))
     except KeyboardInterrupt:
         return 0
 
@@ -53,9 +75,12 @@ async def _main(
     restarted: bool,
     updates: str | None = None,
     daemon: str = "speaker",
+    extension: Extension | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     speaker = Speaker(config, log, restarted)
+    if extension is not None:
+        await extension.setup(speaker, log)
     if updates is not None:
         from .mrt.updates import UpdateDump
 
@@ -73,10 +98,18 @@ async def _main(
         await speaker.stop("pybgp cannot start its control socket")
         return 1
     done = asyncio.Event()
+    mode = ["stop"]
+
+    def finish(how: str) -> None:
+        mode[0] = how
+        done.set()
 
     def reload() -> None:
         try:
-            speaker.reload(load_config(path, daemon=daemon))
+            if extension is not None:
+                speaker.reload(extension.reload(path))
+            else:
+                speaker.reload(load_config(path, daemon=daemon))
         except ConfigError as exc:
             log.emit("reload-failed", error=str(exc))
 
@@ -85,11 +118,20 @@ async def _main(
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
     gc_task = loop.create_task(_gc_maintenance())
+    message = "pybgp speaker shutting down"
+    if extension is not None:
+        extension.started(speaker, control, finish)
     await done.wait()
     gc_task.cancel()
-    log.emit("stopping")
+    log.emit("stopping", mode=mode[0])
+    if extension is not None:
+        message = await extension.stopping(mode[0])
     await control.stop()
-    await speaker.stop("pybgp speaker shutting down")
+    if mode[0] == "restart":  # graceful restart: no NOTIFICATION, the peers keep our routes
+        for peer in speaker.peers.values():
+            peer.close()
+    else:
+        await speaker.stop(message)
     if speaker.update_dump is not None:
         speaker.update_dump.close()
     return 0

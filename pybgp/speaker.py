@@ -595,6 +595,9 @@ class Speaker:
         self.runtime: dict[tuple[int, int], AttrSet] = {}
         """Run-time originated routes, (AFI, prefix) -> attributes before export
         (no next hop: next hop self); set by the control API (routes, mrt inject)."""
+        self.owned: dict[tuple[int, int], str] = {}
+        """Run-time routes that a component owns (lbnode's VIPs): the control API's
+        ``routes announce/withdraw`` refuse them, naming the owner."""
         self.servers: list[asyncio.Server] = []
         self.listen_sockets: list[Any] = []
 
