@@ -42,7 +42,9 @@ async def run_check(check: CheckConfig) -> tuple[bool, str]:
     except ssl.SSLError as exc:
         return False, f"TLS: {exc.reason or exc}"
     except OSError as exc:
-        return False, exc.strerror or str(exc) or type(exc).__name__
+        if exc.errno:  # asyncio's "Connect call failed (...)" hides the reason
+            return False, os.strerror(exc.errno)
+        return False, str(exc) or type(exc).__name__
     except (ValueError, UnicodeError, asyncio.IncompleteReadError) as exc:
         return False, f"bad answer: {exc}"
 
