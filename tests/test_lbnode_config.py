@@ -132,8 +132,7 @@ BAD = [
         "missing",
     ),
     (
-        '[[vips]]\nprefix = "198.18.0.1/32"\n[[vips.checks]]\ntype = "http"\n'
-        'url = "https://x/"',
+        '[[vips]]\nprefix = "198.18.0.1/32"\n[[vips.checks]]\ntype = "http"\nurl = "https://x/"',
         "vips[0].checks[0].url",
         "needs a http:// URL",
     ),
@@ -171,10 +170,16 @@ BAD = [
         "vips[0].checks[1].name",
         "already the name",
     ),
-    ('[lbnode]\ndrain_grace = "long"\n[[vips]]\nprefix = "198.18.0.1/32"', "lbnode.drain_grace",
-     "expected a number"),  # fmt: skip
-    ('[lbnode]\ndisable_file = "x"\n[[vips]]\nprefix = "198.18.0.1/32"', "lbnode.disable_file",
-     "not an absolute path"),  # fmt: skip
+    (
+        '[lbnode]\ndrain_grace = "long"\n[[vips]]\nprefix = "198.18.0.1/32"',
+        "lbnode.drain_grace",
+        "expected a number",
+    ),
+    (
+        '[lbnode]\ndisable_file = "x"\n[[vips]]\nprefix = "198.18.0.1/32"',
+        "lbnode.disable_file",
+        "not an absolute path",
+    ),
     (
         '[[originate]]\nprefix = "198.18.0.1/32"\n[[vips]]\nprefix = "198.18.0.1/32"',
         "originate",
