@@ -47,9 +47,7 @@ async def http_server() -> AsyncIterator[tuple[int, list[tuple[int, bytes]]]]:
             await reader.read()
             writer.close()
             return
-        writer.write(
-            f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-        )
+        writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         await writer.drain()
         writer.close()
 

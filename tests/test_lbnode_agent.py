@@ -1,0 +1,258 @@
+"""The agent end to end on loopback (no root): a real HTTP backend, the agent with its
+speaker, and a pybgp router speaker that records what it is sent.
+
+Checked: the VIP is announced while the backend answers 200; a failing backend
+withdraws it within interval x fall (plus a bound); recovery re-announces after rise;
+a drain first re-announces with GRACEFUL_SHUTDOWN (RFC 8326), then withdraws after the
+grace time; a disable file drains; a clean stop withdraws before the Cease; and the
+``vips`` control commands.  The real daemons (BIRD, GoBGP) as routers are in
+tests/test_lbnode_lab.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from lbnode.agent import Agent
+from lbnode.config import parse_lbnode_config
+from lbnode.daemon import LbNode
+from pybgp.config import parse_config
+from pybgp.control import ControlServer
+from pybgp.ctl import ControlClient
+from pybgp.eventlog import EventLog
+from pybgp.speaker import Speaker
+
+ROUTER, NODE = "127.0.0.1", "127.0.0.2"
+VIP = "198.18.0.10/32"
+
+
+class Recorder(EventLog):
+    """Keeps every event with its monotonic time."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO(), "json")
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, event: str, **fields: Any) -> None:
+        doc = json.loads(json.dumps({"event": event, **fields}, default=str))
+        doc["t"] = time.monotonic()
+        self.events.append(doc)
+
+
+def port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class Router:
+    def __init__(self, log: Recorder) -> None:
+        self.log = log
+
+    def vip(self) -> dict[str, Any] | None:
+        """The VIP's attributes as last announced to the router, or None if withdrawn."""
+        state: dict[str, Any] | None = None
+        for e in self.log.events:
+            if e["event"] == "update":
+                if VIP in e["withdrawn"]:
+                    state = None
+                if VIP in e["announced"]:
+                    state = e["attributes"]
+            elif e["event"] == "down":
+                state = None
+        return state
+
+    async def wait(self, pred: Any, timeout: float = 10.0) -> float:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred(self.vip()):
+                return time.monotonic()
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"router: timed out, VIP is {self.vip()}")
+
+
+class Backend:
+    def __init__(self) -> None:
+        self.status = 200
+
+    async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()).strip():
+            pass
+        writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+
+@pytest_asyncio.fixture
+async def lab(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    backend = Backend()
+    server = await asyncio.start_server(backend.client, NODE, 0)
+    bport = server.sockets[0].getsockname()[1]
+    rport, nport = port(ROUTER), port(NODE)
+    router_log, node_log = Recorder(), Recorder()
+    router = Speaker(
+        parse_config(f"""
+[global]
+asn = 65000
+router_id = "10.0.0.1"
+listen_address = "{ROUTER}"
+listen_port = {rport}
+[[neighbors]]
+address = "{NODE}"
+remote_as = 65101
+port = {nport}
+local_address = "{ROUTER}"
+connect_retry = 1
+"""),
+        router_log,
+    )
+    await router.start()
+    text = f"""
+[global]
+asn = 65101
+router_id = "10.0.0.2"
+listen_address = "{NODE}"
+listen_port = {nport}
+[control]
+socket = "{tmp_path}/lb.sock"
+[[neighbors]]
+address = "{ROUTER}"
+remote_as = 65000
+port = {rport}
+local_address = "{NODE}"
+connect_retry = 1
+[[vips]]
+prefix = "{VIP}"
+communities = ["65000:80"]
+drain_grace = 0.5
+disable_file = "{tmp_path}/maintenance"
+[[vips.checks]]
+type = "http"
+url = "http://{NODE}:{bport}/healthz"
+interval = 0.1
+timeout = 0.1
+rise = 3
+fall = 2
+"""
+    cfg = parse_lbnode_config(text)
+    node = Speaker(cfg.speaker, node_log)
+    ext = LbNode(cfg)
+    await ext.setup(node, node_log)
+    await node.start()
+    control = ControlServer(node, cfg.speaker.control.socket)
+    await control.start()
+    ext.started(node, control, lambda mode: None)
+    try:
+        yield {
+            "backend": backend,
+            "router": Router(router_log),
+            "agent": ext.agent,
+            "node_log": node_log,
+            "ext": ext,
+            "control": cfg.speaker.control.socket,
+            "tmp": tmp_path,
+            "node": node,
+        }
+    finally:
+        await control.stop()
+        await node.stop("test over")
+        await router.stop("test over")
+        server.close()
+        await server.wait_closed()
+
+
+def vip_times(log: Recorder, new: str) -> list[float]:
+    return [e["t"] for e in log.events if e["event"] == "vip-state" and e["new"] == new]
+
+
+@pytest.mark.asyncio
+async def test_backend_failure_withdraws_and_recovery_announces(lab: dict[str, Any]) -> None:
+    router: Router = lab["router"]
+    await router.wait(lambda v: v is not None)
+    attrs = router.vip()
+    assert attrs is not None
+    assert attrs["communities"] == ["65000:80"] and attrs["as_path"][0]["asns"] == [65101]
+    failed = time.monotonic()
+    lab["backend"].status = 503
+    gone = await router.wait(lambda v: v is None)
+    # fall=2 at 0.1 s: detected within 2 intervals + a probe, then one UPDATE
+    assert gone - failed < 2 * 0.1 + 0.1 + 0.3
+    detected = vip_times(lab["node_log"], "down")[-1]
+    assert 0 <= gone - detected < 0.2
+    back = time.monotonic()
+    lab["backend"].status = 200
+    await router.wait(lambda v: v is not None)
+    assert time.monotonic() - back >= 2 * 0.1  # rise=3: at least 3 passing probes
+
+
+@pytest.mark.asyncio
+async def test_drain_is_graceful_shutdown_then_withdraw(lab: dict[str, Any]) -> None:
+    router: Router = lab["router"]
+    await router.wait(lambda v: v is not None)
+    with ControlClient(lab["control"]) as c:
+        rows = await asyncio.to_thread(c.call, "vips.drain", {"vip": "198.18.0.10"})
+    assert rows[0]["state"] == "draining" and rows[0]["announce"] == "graceful-shutdown"
+    start = time.monotonic()
+    await router.wait(lambda v: v is not None and "graceful-shutdown" in v["communities"])
+    end = await router.wait(lambda v: v is None)
+    assert end - start >= 0.4  # drain_grace = 0.5 s
+    with ControlClient(lab["control"]) as c:
+        status = await asyncio.to_thread(c.call, "vips", {})
+        assert status[0]["state"] == "disabled" and status[0]["drains"] == ["operator"]
+        await asyncio.to_thread(c.call, "vips.undrain", {"vip": VIP})
+    await router.wait(lambda v: v is not None and "graceful-shutdown" not in v["communities"])
+
+
+@pytest.mark.asyncio
+async def test_disable_file_drains_until_removed(lab: dict[str, Any]) -> None:
+    router: Router = lab["router"]
+    await router.wait(lambda v: v is not None)
+    marker: Path = lab["tmp"] / "maintenance"
+    marker.touch()
+    await router.wait(lambda v: v is not None and "graceful-shutdown" in v["communities"])
+    await router.wait(lambda v: v is None)
+    with ControlClient(lab["control"]) as c:
+        rows = await asyncio.to_thread(c.call, "vips.undrain", {"vip": VIP})
+    assert rows[0]["state"] == "disabled" and "still drained" in rows[0]["note"]
+    marker.unlink()
+    await router.wait(lambda v: v is not None)
+
+
+@pytest.mark.asyncio
+async def test_clean_stop_withdraws_before_the_cease(lab: dict[str, Any]) -> None:
+    router: Router = lab["router"]
+    await router.wait(lambda v: v is not None)
+    message = await lab["ext"].stopping("stop")
+    await lab["node"].stop(message)
+    await router.wait(lambda v: v is None)
+    events = [e for e in router.log.events if e["event"] in ("update", "notification-received")]
+    assert events[-2]["event"] == "update" and events[-2]["withdrawn"] == [VIP]
+    assert events[-1]["shutdown_message"] == "pybgp lbnode shutting down: VIPs withdrawn"
+
+
+@pytest.mark.asyncio
+async def test_control_api_errors(lab: dict[str, Any]) -> None:
+    with ControlClient(lab["control"]) as c:
+        for args, problem in [
+            ({"vip": "198.18.0.99/32"}, "is not a VIP of this node"),
+            ({"vip": 7}, "vip must be a string"),
+            ({"colour": 1}, "unknown argument 'colour'"),
+        ]:
+            with pytest.raises(Exception) as err:
+                await asyncio.to_thread(c.call, "vips.drain", args)
+            assert problem in str(err.value)
+        with pytest.raises(Exception) as err:
+            await asyncio.to_thread(c.call, "routes.withdraw", {"prefix": VIP})  # the agent owns it
+        assert "managed by the lbnode agent" in str(err.value)
+    agent: Agent = lab["agent"]
+    assert agent.vips[VIP].machine.drains == set()
