@@ -79,7 +79,7 @@ class Agent:
             self.vips[v.prefix] = Vip(v, machine, checks, (v.afi, v.nlri))
             speaker.owned[(v.afi, v.nlri)] = "the lbnode agent (use pybgp vips)"
         self.tasks: list[asyncio.Task[None]] = []
-        self.netlink: Any = None
+        self.binding: asyncio.Task[None] | None = None  # the last bind/release, in order
         self.stopped = False
 
     # ------------------------------------------------------------------ running
@@ -212,16 +212,25 @@ class Agent:
         )
 
     def _bind(self, vip: Vip, on: bool) -> None:
+        """Bind or release the VIP's address, in order, off the event loop thread."""
+        prev = self.binding
+        self.binding = self.loop.create_task(self._bind_after(prev, vip, on))
+
+    async def _bind_after(self, prev: asyncio.Task[None] | None, vip: Vip, on: bool) -> None:
+        if prev is not None:
+            with contextlib.suppress(BaseException):
+                await prev
         if on == vip.bound:
             return
         from .bind import bind_address
 
-        err = bind_address(vip.config.bind or "lo", vip.config.prefix, on)
+        interface = vip.config.bind or "lo"
+        err = await asyncio.to_thread(bind_address, interface, vip.config.prefix, on)
         if err:
             self.log.emit("vip-bind-error", vip=vip.config.prefix, error=err)
         else:
             vip.bound = on
-            self.log.emit("vip-bind", vip=vip.config.prefix, interface=vip.config.bind, bound=on)
+            self.log.emit("vip-bind", vip=vip.config.prefix, interface=interface, bound=on)
 
     # ------------------------------------------------------------------ operator
     def find(self, text: str) -> Vip | None:
@@ -302,6 +311,9 @@ class Agent:
             if vip.config.bind:
                 self._bind(vip, False)
         self.stopped = True
+        if self.binding is not None:
+            with contextlib.suppress(BaseException):
+                await self.binding
         for task in self.tasks:
             with contextlib.suppress(BaseException):
                 await task

@@ -1,6 +1,7 @@
 """Binding a VIP's address on a local interface through netlink (pyroute2).
 
-How this works: ``bind_address("lo", "198.18.0.10/32", True)`` adds the address with
+How this works: it is blocking (pyroute2's synchronous IPRoute, which runs its own
+event loop), so the agent calls it in a worker thread.  ``bind_address("lo", "198.18.0.10/32", True)`` adds the address with
 the VIP's prefix length (on ``lo`` a /28 makes the whole range local), ``False``
 removes it.  Adding an address that is already there, or removing one that is gone,
 is not an error.  Problems come back as a message for the event log, never raised:
@@ -40,4 +41,6 @@ def bind_address(interface: str, prefix: str, on: bool) -> str | None:
                 return f"netlink: {exc}"
     except OSError as exc:
         return f"netlink: {exc.strerror or exc}"
+    except Exception as exc:  # pyroute2 raises its own types; never take the agent down
+        return f"netlink: {exc!r}"
     return None

@@ -40,6 +40,7 @@ class _Nb:
 
 class PybgpSpeaker:
     kind = "pybgp"
+    command = "speaker"
 
     def __init__(
         self,
@@ -137,7 +138,7 @@ class PybgpSpeaker:
             sys.executable,
             "-m",
             "pybgp",
-            "speaker",
+            self.command,
             "-c",
             str(self.config),
             "--log-format",
