@@ -174,7 +174,8 @@ def test_sigterm_withdraws_and_sends_the_cease_message(lab: Lab) -> None:
     node.stop()
     wait_bird(bird, lambda rs: rs == [], "BIRD lost the VIP")
     assert "pybgp lbnode shutting down: VIPs withdrawn" in bird.last_error(s["l1"].a4)
-    kinds = [e["event"] for e in node.events() if e["event"] in ("vips-withdrawn", "notification-sent")]
+    wanted = ("vips-withdrawn", "notification-sent")
+    kinds = [e["event"] for e in node.events() if e["event"] in wanted]
     assert kinds == ["vips-withdrawn", "notification-sent"]  # the withdraw goes first
 
 
