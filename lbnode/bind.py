@@ -2,10 +2,11 @@
 
 How this works: it is blocking (pyroute2's synchronous IPRoute, which runs its own
 event loop), so the agent calls it in a worker thread.  ``bind_address("lo",
-"198.18.0.10/32", True)`` adds the address with the VIP's prefix length (on ``lo`` a /28 makes the whole range local), ``False``
-removes it.  Adding an address that is already there, or removing one that is gone,
-is not an error.  Problems come back as a message for the event log, never raised:
-a failed bind must not stop the agent's BGP side.
+"198.18.0.10/32", True)`` adds the address with the VIP's prefix length (on ``lo``
+a /28 makes the whole range local), ``False`` removes it.  Adding an address that is
+already there, or removing one that is gone, is not an error.  Problems come back as
+a message for the event log, never raised: a failed bind must not stop the agent's
+BGP side.
 """
 
 from __future__ import annotations
