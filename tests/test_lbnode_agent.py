@@ -125,6 +125,8 @@ listen_address = "{NODE}"
 listen_port = {nport}
 [control]
 socket = "{tmp_path}/lb.sock"
+metrics_port = {port(NODE)}
+metrics_address = "{NODE}"
 [[neighbors]]
 address = "{ROUTER}"
 remote_as = 65000
@@ -162,6 +164,7 @@ fall = 2
             "control": cfg.speaker.control.socket,
             "tmp": tmp_path,
             "node": node,
+            "metrics": cfg.speaker.control.metrics_port,
         }
     finally:
         await control.stop()
@@ -256,3 +259,28 @@ async def test_control_api_errors(lab: dict[str, Any]) -> None:
         assert "managed by the lbnode agent" in str(err.value)
     agent: Agent = lab["agent"]
     assert agent.vips[VIP].machine.drains == set()
+
+
+async def scrape(port: int) -> str:
+    reader, writer = await asyncio.open_connection(NODE, port)
+    writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+    body = await reader.read()
+    writer.close()
+    return body.decode()
+
+
+@pytest.mark.asyncio
+async def test_metrics_show_vip_and_check_state(lab: dict[str, Any]) -> None:
+    router: Router = lab["router"]
+    await router.wait(lambda v: v is not None)
+    text = await scrape(lab["metrics"])
+    assert f'lbnode_vip_announced{{vip="{VIP}"}} 1.0' in text
+    assert f'lbnode_vip_state{{state="up",vip="{VIP}"}} 1.0' in text
+    assert f'lbnode_check_up{{check="http-0",vip="{VIP}"}} 1.0' in text
+    assert 'lbnode_check_results_total{check="http-0",result="pass"' in text
+    assert "bgp_peer_up" in text  # the speaker's own series are there too
+    lab["backend"].status = 500
+    await router.wait(lambda v: v is None)
+    text = await scrape(lab["metrics"])
+    assert f'lbnode_vip_announced{{vip="{VIP}"}} 0.0' in text
+    assert f'lbnode_vip_state{{state="down",vip="{VIP}"}} 1.0' in text
