@@ -15,7 +15,7 @@ It reports, over ``--runs`` runs, the distribution of detection (t_detect - t0),
 propagation (t_removed - t_detect: the UPDATE, BIRD, the kernel) and total time.
 Then it restarts the backend and waits for the route to come back.  The target from
 the issue: propagation under 50 ms.  With ``exabgp`` in ``--only``, a second LB
-namespace runs ExaBGP 4 with its own healthcheck helper (``exabgp --run healthcheck``,
+namespace runs ExaBGP 4 with its own healthcheck helper (``python3 -m exabgp.application.healthcheck``,
 a curl check, interval 1, timeout 1, rise 2, fall 2, ``--withdraw-on-down``) for a
 second VIP on the same BIRD; both backends are killed at the same moment and the
 totals are compared.
@@ -179,7 +179,8 @@ def _start_exabgp(lab: object, ns: str, local: str, peer: str) -> None:
     d.mkdir(exist_ok=True)
     check = f"curl -sf -m 1 -o /dev/null http://127.0.0.1:{PORT}/"
     hc = (
-        f"/usr/sbin/exabgp --run healthcheck --cmd '{check}' --interval 1 --fast-interval 1 "
+        "/usr/bin/python3 -m exabgp.application.healthcheck --no-ack "
+        f"--cmd '{check}' --interval 1 --fast-interval 1 "
         f"--timeout 1 --rise 2 --fall 2 --ip {VIP2} --no-ip-setup --withdraw-on-down "
         f"--no-syslog --next-hop {local}"
     )
@@ -195,6 +196,7 @@ def _start_exabgp(lab: object, ns: str, local: str, peer: str) -> None:
         "exabgp.daemon.drop": "false",
         "exabgp.log.destination": "stdout",
         "exabgp.api.cli": "false",
+        "exabgp.api.ack": "false",
         "exabgp.tcp.bind": local,
         "exabgp.tcp.port": "179",
     }
