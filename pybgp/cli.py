@@ -249,7 +249,7 @@ def rr(
 @main.command()
 @click.option(
     "--nodes",
-    type=click.IntRange(2, 20),
+    type=click.IntRange(3, 20),
     default=3,
     show_default=True,
     help="How many LB nodes announce the VIP.",

@@ -1,11 +1,15 @@
 """``pybgp demo``: stretch one virtual IP over several LB nodes, on loopback, no root.
 
-How this works: one process runs a "router" speaker and N "LB node" speakers on
-127.0.0.x addresses with kernel-chosen ports.  Every node announces the same VIP over
-eBGP; the router's Adj-RIB-Ins then hold one path per node, which is the ECMP set a
-router would install.  The demo takes one node out (a Cease/Administrative Shutdown
-with a message, as a failed health check would) and brings it back, printing the
-router's view of the VIP after each step.
+How this works: one process runs a "router" speaker and N LB nodes on 127.0.0.x
+addresses with kernel-chosen ports.  Each LB node is the real agent of ``pybgp
+lbnode`` (lbnode.agent) with its own speaker, health-checking its own backend (a tiny
+HTTP server in the same process) every 0.2 s.  Every node announces the same VIP over
+eBGP; the router's view (what its peers sent it, read from its UPDATE events) is the
+ECMP set a router would install.  The demo then breaks one node's backend (its check
+fails, the node withdraws), repairs it (the node announces again), drains another
+(the VIP is re-announced with GRACEFUL_SHUTDOWN, then withdrawn after the grace
+time), and shuts one node down cleanly (withdraw, then a Cease with a message),
+printing the router's view after each step.
 """
 
 from __future__ import annotations
@@ -13,24 +17,81 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import time
+from typing import Any
 
-from .codec.nlri import parse_prefix
+from .codec.update import Update
 from .config import parse_config
 from .eventlog import EventLog
-from .render import ip_text
+from .render import attrs_dict
 from .speaker import Speaker
 
 __all__ = ["run_demo"]
 
 VIP = "192.0.2.10/32"
 ROUTER = "127.0.0.1"
+INTERVAL = 0.2
 
 
-class _Quiet(EventLog):
-    """Keeps the speakers' event logs out of the demo's own output."""
+class _RouterView(EventLog):
+    """The router's event log: keeps, per peer, what it was last sent for the VIP."""
 
     def __init__(self) -> None:
         super().__init__(io.StringIO(), "json")
+        self.paths: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, str] = {}
+
+    def update(
+        self,
+        peer: str,
+        update: Update,
+        withdrawn: list[tuple[int, int, int, int]],
+        announced: list[tuple[int, int, int, int]],
+    ) -> None:
+        from .codec.nlri import format_prefix
+
+        if any(format_prefix(k[2], k[0]) == VIP for k in withdrawn):
+            self.paths.pop(peer, None)
+        if update.attrs is not None and any(format_prefix(k[2], k[0]) == VIP for k in announced):
+            self.paths[peer] = attrs_dict(update.attrs)
+
+    def emit(self, event: str, **fields: Any) -> None:
+        if event == "down":
+            self.paths.pop(fields.get("peer", ""), None)
+        if event == "notification-received" and fields.get("shutdown_message"):
+            self.messages[fields["peer"]] = fields["shutdown_message"]
+
+
+class _Quiet(EventLog):
+    def __init__(self) -> None:
+        super().__init__(io.StringIO(), "json")
+
+
+class _Backend:
+    """An HTTP server that answers 200 while healthy, 503 otherwise."""
+
+    def __init__(self) -> None:
+        self.healthy = True
+        self.server: asyncio.Server | None = None
+
+    async def start(self, host: str) -> int:
+        self.server = await asyncio.start_server(self._client, host, 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (await reader.readline()).strip():
+                pass
+            status = "200 OK" if self.healthy else "503 Service Unavailable"
+            writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+            await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
 
 def _port(host: str) -> int:
@@ -65,7 +126,7 @@ description = "lb-node-{i + 1}"
     return text
 
 
-def _node_config(i: int, port: int, router_port: int) -> str:
+def _node_config(i: int, port: int, router_port: int, backend: int, sock: str) -> str:
     addr = _node(i)
     return f"""
 [global]
@@ -73,6 +134,9 @@ asn = {65101 + i}
 router_id = "10.255.1.{i + 1}"
 listen_address = "{addr}"
 listen_port = {port}
+
+[control]
+socket = "{sock}"
 
 [[neighbors]]
 address = "{ROUTER}"
@@ -82,76 +146,123 @@ local_address = "{addr}"
 hold_time = 9
 connect_retry = 1
 
-[[originate]]
+[[vips]]
 prefix = "{VIP}"
 communities = ["65000:80"]
 large_communities = ["65000:1:{i + 1}"]
+drain_grace = 1
+
+[[vips.checks]]
+type = "http"
+url = "http://{addr}:{backend}/healthz"
+interval = {INTERVAL}
+timeout = {INTERVAL}
+rise = 2
+fall = 2
 """
 
 
-def _vip_paths(router: Speaker) -> list[str]:
-    _, vip = parse_prefix(VIP)
+def _paths(view: _RouterView) -> list[str]:
     out = []
-    for addr, peer in router.peers.items():
-        attrs = peer.adj_rib_in.get((1, 1, vip, 0))
-        if attrs is not None and attrs.next_hop is not None:
-            out.append(f"{ip_text(attrs.next_hop)} (AS {peer.config.remote_as}, {addr})")
-    return sorted(out)
+    for _peer, attrs in sorted(view.paths.items()):
+        comms = attrs.get("communities", [])
+        note = "  [GRACEFUL_SHUTDOWN: move new flows away]" if "graceful-shutdown" in comms else ""
+        out.append(f"{attrs.get('next_hop')} (AS {attrs['as_path'][0]['asns'][0]}){note}")
+    return out
 
 
-async def _settle(router: Speaker, want: int, timeout: float = 15.0) -> list[str]:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        paths = _vip_paths(router)
-        if len(paths) == want:
-            return paths
-        await asyncio.sleep(0.05)
-    return _vip_paths(router)
+async def _settle(view: _RouterView, pred: Any, timeout: float = 15.0) -> tuple[list[str], float]:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pred(view):
+            break
+        await asyncio.sleep(0.01)
+    return _paths(view), time.monotonic() - start
 
 
-def _show(step: str, paths: list[str]) -> None:
-    print(f"\n== {step}")
+def _show(step: str, paths: list[str], took: float | None = None) -> None:
+    print(f"\n== {step}" + (f"  ({took:.2f} s)" if took is not None else ""))
     print(f"router's ECMP set for {VIP}: {len(paths)} next hop(s)")
     for p in paths:
         print(f"   via {p}")
 
 
 async def _demo(count: int) -> int:
+    import tempfile
+
+    from lbnode.config import parse_lbnode_config
+    from lbnode.daemon import LbNode
+
     router_port = _port(ROUTER)
     node_ports = [_port(_node(i)) for i in range(count)]
-    nodes_cfg = [(_node(i), node_ports[i]) for i in range(count)]
-    router = Speaker(parse_config(_router_config(router_port, nodes_cfg)), _Quiet())
+    view = _RouterView()
+    peers = [(_node(i), node_ports[i]) for i in range(count)]
+    router = Speaker(parse_config(_router_config(router_port, peers)), view)
     await router.start()
-    nodes = []
+    backends = [_Backend() for _ in range(count)]
+    nodes: list[tuple[Speaker, LbNode]] = []
+    tmp = tempfile.TemporaryDirectory(prefix="pybgp-demo-")
     for i in range(count):
-        sp = Speaker(parse_config(_node_config(i, node_ports[i], router_port)), _Quiet())
+        bport = await backends[i].start(_node(i))
+        text = _node_config(i, node_ports[i], router_port, bport, f"{tmp.name}/node{i}.sock")
+        cfg = parse_lbnode_config(text)
+        sp = Speaker(cfg.speaker, _Quiet())
+        ext = LbNode(cfg)
+        await ext.setup(sp, sp.log)  # the first round of health checks
         await sp.start()
-        nodes.append(sp)
+        assert ext.agent is not None
+        ext.agent.start()
+        nodes.append((sp, ext))
     print(
-        f"pybgp demo: {count} LB nodes announce {VIP} over eBGP to a router "
-        f"({ROUTER}:{router_port}), all on loopback"
+        f"pybgp demo: {count} LB nodes (pybgp lbnode agents, each health-checking its "
+        f"backend every {INTERVAL:g} s, fall 2, rise 2) announce {VIP} over eBGP to a "
+        f"router ({ROUTER}:{router_port}), all on loopback"
     )
     ok = True
+    victim, drained, leaver = _node(1 % count), _node(2 % count), _node(0)
     try:
-        paths = await _settle(router, count)
-        _show("all nodes healthy", paths)
+        paths, _ = await _settle(view, lambda v: len(v.paths) == count)
+        _show("all backends healthy", paths)
         ok &= len(paths) == count
-        victim = nodes[1 % count].peers[ROUTER]
-        victim.stop("lb-node-2: health check failed, draining")
-        paths = await _settle(router, count - 1)
-        peer = router.peers[_node(1 % count)]
-        _show("lb-node-2 withdrew (its session was shut down)", paths)
-        print(f"   the router was told: {peer.last_error or '(nothing)'}")
+
+        backends[1 % count].healthy = False
+        paths, took = await _settle(view, lambda v: victim not in v.paths)
+        _show("lb-node-2's backend fails its health check: the node withdraws", paths, took)
         ok &= len(paths) == count - 1
-        victim.start()
-        paths = await _settle(router, count)
-        _show("lb-node-2 is back", paths)
+
+        backends[1 % count].healthy = True
+        paths, took = await _settle(view, lambda v: len(v.paths) == count)
+        _show("lb-node-2's backend recovers: announced again after rise", paths, took)
         ok &= len(paths) == count
+
+        agent = nodes[2 % count][1].agent
+        assert agent is not None
+        agent.drain(list(agent.vips.values()), "operator")  # as `pybgp vips drain` does
+        paths, took = await _settle(
+            view, lambda v: "graceful-shutdown" in v.paths.get(drained, {}).get("communities", [])
+        )
+        _show("lb-node-3 is drained for maintenance (pybgp vips drain)", paths, took)
+        ok &= len(paths) == count
+        paths, took = await _settle(view, lambda v: drained not in v.paths)
+        _show("lb-node-3: drain grace time over, withdrawn", paths, took)
+        ok &= len(paths) == count - 1
+
+        sp0, ext0 = nodes[0]
+        message = await ext0.stopping("stop")  # SIGTERM: withdraw, then Cease
+        await sp0.stop(message)
+        paths, _ = await _settle(view, lambda v: leaver in v.messages)
+        _show("lb-node-1 stops cleanly (SIGTERM: withdraw, then Cease)", paths)
+        print(f"   the router was told: {view.messages.get(leaver, '(nothing)')!r}")
+        ok &= len(paths) == count - 2
     finally:
-        for sp in nodes:
+        for sp, ext in nodes:
+            if ext.agent is not None and not ext.agent.stopped:
+                await ext.agent.abandon()
             await sp.stop("demo over")
         await router.stop("demo over")
+        for b in backends:
+            b.close()
+        tmp.cleanup()
     print("\nok" if ok else "\nFAILED: the router did not see the expected paths")
     return 0 if ok else 1
 
