@@ -17,8 +17,8 @@ Then it restarts the backend and waits for the route to come back.  The target f
 the issue: propagation under 50 ms.  With ``exabgp`` in ``--only``, a second LB
 namespace runs ExaBGP 4 with its own healthcheck helper (``python3 -m
 exabgp.application.healthcheck``, a curl check, interval 1, timeout 1, rise 2,
-fall 2, ``--withdraw-on-down``) for a second VIP on the same BIRD; both backends are killed at the same moment and the
-totals are compared.
+fall 2, ``--withdraw-on-down``) for a second VIP on the same BIRD; both backends
+are killed at the same moment and the totals are compared.
 
 **scale** (no root): one agent with ``--vips`` VIPs of 4 checks each (tcp, http,
 dns, bound) at a 1 s interval against local servers in a helper process (an asyncio
