@@ -7,7 +7,6 @@ one-line error and exit status 2, never a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import sys
@@ -492,18 +491,11 @@ def inject(
         args["limit"] = limit
     last: dict[str, Any] = {}
     show = not as_json and sys.stderr.isatty()
-    with _client(control, daemon) as c:
-        bar = click.progressbar(
-            length=os.path.getsize(file), label="injecting", file=sys.stderr, show_pos=False
-        )
+    with _client(control, daemon) as c, _InjectProgress(show, os.path.getsize(file)) as bar:
         try:
-            with bar if show else contextlib.nullcontext(bar):
-                done = 0
-                for item in c.request("mrt.inject", args):
-                    if show:
-                        bar.update(int(item["bytes"]) - done)
-                        done = int(item["bytes"])
-                    last = item
+            for item in c.request("mrt.inject", args):
+                bar.update(item)
+                last = item
         except CtlError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
@@ -512,7 +504,8 @@ def inject(
         rate = last["routes"] / last["seconds"] if last.get("seconds") else 0.0
         click.echo(
             f"{last['routes']} routes injected in {last['seconds']} s ({rate:.0f} routes/s), "
-            f"{last['skipped']} skipped; {last['runtime']} run-time routes"
+            f"{last['skipped']} skipped; {last['updates']} UPDATEs to {last['peers']} peers; "
+            f"{last['runtime']} run-time routes"
         )
 
 
@@ -609,6 +602,42 @@ def _vips_action(
         _emit_json(rows)
     else:
         click.echo("\n".join(format_vips(rows, detail=vip is not None and cmd == "vips")))
+
+
+class _InjectProgress:
+    """Two bars on a terminal: octets of the file read, then routes sent."""
+
+    def __init__(self, show: bool, size: int) -> None:
+        self.show, self.size = show, size
+        self.bar: Any = None
+        self.phase = ""
+        self.pos = 0
+
+    def __enter__(self) -> _InjectProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def update(self, item: dict[str, Any]) -> None:
+        phase = item.get("phase")
+        if not self.show or phase not in ("read", "send"):
+            return
+        if phase != self.phase:
+            self._close()
+            self.phase, self.pos = phase, 0
+            length = self.size if phase == "read" else int(item.get("total") or 1)
+            label = "reading" if phase == "read" else "sending"
+            self.bar = click.progressbar(length=length, label=label, file=sys.stderr)
+            self.bar.__enter__()
+        pos = int(item["bytes"] if phase == "read" else item["routes"])
+        self.bar.update(pos - self.pos)
+        self.pos = pos
 
 
 @main.group()

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from .metrics import MetricsServer
     from .speaker import Peer, Speaker
 
-from .mrt.live import mrt_dump, mrt_inject
+from .mrt.inject import mrt_inject
+from .mrt.live import mrt_dump
 
 __all__ = [
     "VERSION",

@@ -272,6 +272,14 @@ class Session:
         self._out += encode_message(update, options)
         self._restart_keepalive_after_send()
 
+    def send_encoded_updates(self, data: bytes) -> None:
+        """Send whole UPDATE messages already encoded for ``options`` (headers included).
+
+        The bulk path of ``send_update``, for ``pack.encode_announcements``."""
+        self._require_established()
+        self._out += data
+        self._restart_keepalive_after_send()
+
     def send_end_of_rib(self, afi: int, safi: int) -> None:
         """Send End-of-RIB (RFC 4724 2) for (AFI, SAFI)."""
         if (afi, safi) == (1, 1):

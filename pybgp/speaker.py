@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -384,6 +385,15 @@ class Peer:
                 self.sent += 1
         self.pump(s)
 
+    def send_encoded(self, data: bytes, count: int) -> None:
+        """Send ``count`` UPDATEs already encoded for the Established session's options."""
+        s = self.session
+        if s.state != State.ESTABLISHED or not data:
+            return
+        s.send_encoded_updates(data)
+        self.sent += count
+        self.pump(s)
+
     def announce(self, s: Session, refresh: tuple[int, int] | None = None) -> None:
         """Send the originated routes of the negotiated families.
 
@@ -564,6 +574,12 @@ class Peer:
             self.log.emit("stale-removed", peer=self.address, routes=len(doomed))
 
 
+@functools.lru_cache(maxsize=64)
+def _packed_ip(text: str) -> bytes:
+    """The session's local address as next hop: parsed once, not once per route set."""
+    return ipaddress.ip_address(text).packed
+
+
 def _restart_time(o: Open) -> int | None:
     from .codec.open import GracefulRestart
 
@@ -689,7 +705,7 @@ class Speaker:
         if nh is None:
             if local_ip is None:
                 return None
-            nh = ipaddress.ip_address(local_ip).packed
+            nh = _packed_ip(local_ip)
         lp = None if ebgp else (template.local_pref if template.local_pref is not None else 100)
         if afi == 1 and len(nh) == 4:
             return template.replace(as_path=path, local_pref=lp, next_hop=nh, mp_next_hop=None)
