@@ -463,7 +463,7 @@ def dump(output: str, control: str | None, daemon: str | None, as_json: bool) ->
 
 
 @mrt.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--limit", type=click.IntRange(1), help="Inject at most N prefixes.")
 @click.option(
     "--keep-next-hop", is_flag=True, help="Keep the file's next hops (default: next hop self)."
@@ -486,12 +486,18 @@ def inject(
 
     from .ctl import CtlError
 
+    try:  # here, not by click: a missing file is a one-line error like the others
+        size = os.path.getsize(file)
+        with open(file, "rb"):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror or exc}") from None
     args: dict[str, Any] = {"path": os.path.abspath(file), "keep_next_hop": keep_next_hop}
     if limit is not None:
         args["limit"] = limit
     last: dict[str, Any] = {}
     show = not as_json and sys.stderr.isatty()
-    with _client(control, daemon) as c, _InjectProgress(show, os.path.getsize(file)) as bar:
+    with _client(control, daemon) as c, _InjectProgress(show, size) as bar:
         try:
             for item in c.request("mrt.inject", args):
                 bar.update(item)
@@ -506,6 +512,7 @@ def inject(
             f"{last['routes']} routes injected in {last['seconds']} s ({rate:.0f} routes/s), "
             f"{last['skipped']} skipped; {last['updates']} UPDATEs to {last['peers']} peers; "
             f"{last['runtime']} run-time routes"
+            + (f"; {last['errors']} bad records ignored" if last.get("errors") else "")
         )
 
 

@@ -24,7 +24,13 @@ from .header import HEADER_LEN, MARKER
 from .options import SessionOptions
 from .update import MpReach, MpUnreach, Update
 
-__all__ = ["Route", "pack_announcements", "pack_withdrawals", "encode_announcements"]
+__all__ = [
+    "Route",
+    "pack_announcements",
+    "pack_withdrawals",
+    "encode_announcements",
+    "encode_packed",
+]
 
 Route = tuple[int, int, int, int, AttrSet]
 """(AFI, SAFI, prefix key, path id, attributes)."""
@@ -142,26 +148,44 @@ def encode_announcements(
     """
     if attrs.wire:
         raise ValueError("encode_announcements needs an attribute set in canonical order")
+    block = encode_attributes(attrs, options)
+    return encode_packed(afi, safi, block, attrs.mp_next_hop, prefixes, options, path_id)
+
+
+def encode_packed(
+    afi: int,
+    safi: int,
+    block: bytes,
+    mp_next_hop: bytes | None,
+    prefixes: list[int] | tuple[int, ...],
+    options: SessionOptions,
+    path_id: int = 0,
+) -> list[bytes]:
+    """``encode_announcements`` for an attribute block encoded already (no MP_REACH).
+
+    For a family other than IPv4 unicast, MP_REACH_NLRI with ``mp_next_hop`` goes
+    before the first attribute whose type code is above 14 (the block must be in
+    ascending order of type code).
+    """
     if not prefixes:
         return []
     addpath = (afi, safi) in options.addpath_tx
     classic = (afi, safi) == (1, 1)
     bits = _BITS[afi]
-    block = encode_attributes(attrs, options)
     limit = options.max_message
     if classic:
         base = HEADER_LEN + 4 + len(block)
         head = tail = b""
         mp_fixed = b""
     else:
-        nh = attrs.mp_next_hop or b""
+        nh = mp_next_hop or b""
         base = HEADER_LEN + 4 + len(block) + 4 + 5 + len(nh)
         cut = _split_at_mp(block)
         head, tail = block[:cut], block[cut:]
         mp_fixed = pack("!HBB", afi, safi, len(nh)) + nh + b"\x00"
-    cut = _CUT[afi]
+    width = _WIDTH[afi]
     top = 8 * (bits // 8)  # the length octet goes above the address
-    parts = [(((p & 0xFF) << top) | (p >> 8)).to_bytes(cut, "big")[: _SIZE[p & 0xFF]]
+    parts = [(((p & 0xFF) << top) | (p >> 8)).to_bytes(width, "big")[: _SIZE[p & 0xFF]]
              for p in prefixes]  # fmt: skip
     if addpath:
         pid = pack("!I", path_id)
@@ -179,7 +203,7 @@ def encode_announcements(
     return out
 
 
-_CUT = {1: 5, 2: 17}  # the length octet and the whole address
+_WIDTH = {1: 5, 2: 17}  # the length octet and the whole address
 _SIZE = tuple(1 + ((n + 7) >> 3) for n in range(129))  # octets of one NLRI by length
 
 

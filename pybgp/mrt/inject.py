@@ -32,20 +32,23 @@ import asyncio
 import bz2
 import gc
 import gzip
+import ipaddress
 import os
 import time
 from itertools import repeat
 from operator import itemgetter
+from struct import pack
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..codec.attributes import AttrSet, as4_merge
 from ..codec.errors import BgpError
 from ..codec.message import decode_message
 from ..codec.options import SessionOptions
-from ..codec.pack import encode_announcements
+from ..codec.pack import encode_announcements, encode_packed
 from ..codec.update import Update
 from ..events import State
 from ..routing import ORIGINATE_PATH_ID
+from .reader import MrtReader
 from .records import Bgp4mpMessage, MrtError
 from .routes import RouteBatch, read_routes
 
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
     from ..control import Reply
     from ..speaker import Peer, Speaker
 
-__all__ = ["mrt_inject", "SEND_SLICE", "PROGRESS_EVERY"]
+__all__ = ["mrt_inject", "raw_export", "SEND_SLICE", "PROGRESS_EVERY"]
 
 SEND_SLICE = 20000
 """Routes encoded and written per peer between two turns of the event loop."""
@@ -69,12 +72,14 @@ class _Table:
         self.configured = configured
         self.new: dict[tuple[int, int], AttrSet] = {}
         """(AFI, prefix) -> template, in the order first read."""
-        self.groups: list[tuple[int, AttrSet, list[int]]] = []
-        """(AFI, template, prefixes): one per file's set and AFI."""
+        self.groups: list[tuple[int, AttrSet, list[int], AttrSet]] = []
+        """(AFI, template, prefixes, file's set): one per file's set and AFI."""
         self.by_id: dict[int, dict[int, tuple[AttrSet, list[int]]]] = {}
         """Per AFI, id(file's set) -> (template, prefixes): the per-route lookup."""
         self.templates: dict[int, AttrSet] = {}
         self.originals: list[AttrSet] = []  # the ids above stay unique while these live
+        self.raws: dict[int, bytes] = {}
+        """id(file's set) -> its TABLE_DUMP_V2 attribute bytes (sets without errors)."""
         self.skipped = 0
         self.replaced = False  # a BGP4MP announcement replaced one of another set
 
@@ -98,7 +103,7 @@ class _Table:
         if hit is None:
             t = self.template(attrs)
             hit = cache[id(attrs)] = (t, [])
-            self.groups.append((afi, t, hit[1]))
+            self.groups.append((afi, t, hit[1], attrs))
         return hit
 
     def add_batch(self, b: RouteBatch, room: int | None) -> None:
@@ -159,10 +164,10 @@ class _Table:
 
     def regroup(self) -> None:
         """After replacements, rebuild the prefix lists from the final table."""
-        lists: dict[tuple[int, int], list[int]] = {(afi, id(t)): [] for afi, t, _ in self.groups}
+        lists = {(g[0], id(g[1])): [] for g in self.groups}  # type: dict[tuple[int, int], list[int]]
         for (afi, p), t in self.new.items():
             lists[(afi, id(t))].append(p)
-        self.groups = [(afi, t, lists[(afi, id(t))]) for afi, t, _ in self.groups]
+        self.groups = [(afi, t, lists[(afi, id(t))], a) for afi, t, _, a in self.groups]
 
 
 def _open(raw: BinaryIO) -> BinaryIO:
@@ -196,8 +201,9 @@ async def mrt_inject(
             raise ControlError("no unicast routes" + (f": {errors[0]}" if errors else ""))
         speaker.runtime.update(table.new)
         total = len(table.new)
-        groups = table.groups
+        groups = [(afi, t, lst, table.raws.get(id(a))) for afi, t, lst, a in table.groups]
         table.new, table.by_id, table.templates, table.originals = {}, {}, {}, []
+        table.groups, table.raws = [], {}
         updates, peers = await _send(speaker, groups, total, reply)
     finally:
         if collecting:
@@ -227,7 +233,8 @@ async def _read(
     new = table.new
     loop = asyncio.get_running_loop()
     turn = loop.time() + PROGRESS_EVERY
-    for item in read_routes(source):
+    rd = MrtReader()
+    for item in read_routes(source, rd):
         if isinstance(item, RouteBatch):
             if item.safi == 1:
                 table.add_batch(item, None if limit is None else limit - len(new))
@@ -248,6 +255,10 @@ async def _read(
                     del new[key]
                 table.replaced = True
         elif isinstance(item, MrtError):
+            if item.truncated:  # all or nothing: no route has gone out yet
+                from ..control import ControlError
+
+                raise ControlError(f"{item.reason}; nothing injected")
             errors.append(item.reason)
         if limit is not None and len(new) >= limit:
             break
@@ -258,6 +269,9 @@ async def _read(
             turn = loop.time() + PROGRESS_EVERY
     if table.replaced:
         table.regroup()
+    if not keep_next_hop:  # the RIB entries' own bytes, for the raw export
+        table.raws = {id(v[0]): k for k, v in rd.interner.by_raw.items()
+                      if not v[1] and isinstance(k, bytes)}  # fmt: skip
     return table, errors
 
 
@@ -274,14 +288,17 @@ def _targets(speaker: Speaker) -> list[tuple[Peer, Any, set[int], str | None]]:
     return out
 
 
-async def _send(
-    speaker: Speaker, groups: list[tuple[int, AttrSet, list[int]]], total: int, reply: Reply
-) -> tuple[int, int]:
+Group = tuple[int, AttrSet, list[int], bytes | None]
+"""(AFI, template, prefixes, the file's attribute bytes or None)."""
+
+
+async def _send(speaker: Speaker, groups: list[Group], total: int, reply: Reply) -> tuple[int, int]:
     """Send the groups to the peers Established now; returns (UPDATEs, peers).
 
     A peer that comes up meanwhile gets the whole run-time table in its initial dump.
     """
     targets = _targets(speaker)
+    asn = speaker.config.global_.asn
     updates = sent = 0
     i = 0
     while i < len(groups):
@@ -290,17 +307,28 @@ async def _send(
             n += len(groups[j][2])
             j += 1
         for peer, s, fams, local_ip in targets:
-            if peer.session is not s or s.state != State.ESTABLISHED or s.options is None:
+            opts = s.options
+            if peer.session is not s or s.state != State.ESTABLISHED or opts is None:
                 continue  # reset: its new session's initial dump has every route
+            ebgp = not peer.config.is_ibgp(asn)
+            nh = ipaddress.ip_address(local_ip).packed if local_ip else None
+            fast = opts.four_octet_as and nh is not None
             msgs: list[bytes] = []
-            for afi, template, prefixes in groups[i:j]:
+            for afi, template, prefixes, raw in groups[i:j]:
                 if afi not in fams:
+                    continue
+                block = None
+                if fast and raw is not None and nh is not None:
+                    if afi == 1 and len(nh) != 4:
+                        continue  # RFC 8950 next hops: export_originated says no too
+                    block = raw_export(raw, afi, ebgp, asn, nh)
+                if block is not None:
+                    msgs += encode_packed(afi, 1, block, None if afi == 1 else nh, prefixes,
+                                          opts, ORIGINATE_PATH_ID)  # fmt: skip
                     continue
                 attrs = speaker.export_originated(peer, afi, template, local_ip)
                 if attrs is not None:
-                    msgs += encode_announcements(
-                        afi, 1, attrs, prefixes, s.options, ORIGINATE_PATH_ID
-                    )
+                    msgs += encode_announcements(afi, 1, attrs, prefixes, opts, ORIGINATE_PATH_ID)
             peer.send_encoded(b"".join(msgs), len(msgs))
             updates += len(msgs)
         sent += n
@@ -309,6 +337,78 @@ async def _send(
         await reply.line(ok=True, chunk=[progress])
         await _drained(speaker)
     return updates, len(targets)
+
+
+_DROP = frozenset({3, 5, 9, 10, 14, 15})  # re-made for the peer, or not exported
+_GIVE_UP = frozenset({17, 18})  # AS4_PATH / AS4_AGGREGATOR: as4_merge, on AttrSets
+
+
+def raw_export(raw: bytes, afi: int, ebgp: bool, asn: int, next_hop: bytes) -> bytes | None:
+    """``encode_attributes(export_originated(...))`` for a 4-octet-AS peer, on bytes.
+
+    ``raw`` is the attribute block of a TABLE_DUMP_V2 RIB entry (4-octet ASNs, RFC
+    6396 4.3.4).  The attributes are kept as they are, in their order, except: our AS
+    goes first in AS_PATH towards eBGP; NEXT_HOP becomes ``next_hop`` (IPv4 routes;
+    for the others it goes in MP_REACH_NLRI, made by ``encode_packed``); LOCAL_PREF
+    goes to iBGP only (the file's, else 100); ORIGINATOR_ID, CLUSTER_LIST and the
+    abbreviated MP_REACH_NLRI are dropped.  None (use the AttrSet path) for anything
+    else: AS4_* attributes to merge, no AS_PATH, a full first segment, bad lengths.
+    A differential test keeps the result equal to the AttrSet path's on canonical
+    input.
+    """
+    out: list[bytes] = []
+    i, n = 0, len(raw)
+    lp = b"\x00\x00\x00\x64"
+    nh_tlv = b"\x40\x03\x04" + next_hop if afi == 1 else b""
+    nh_done, lp_done, path_done = afi != 1, ebgp, False
+    while i < n:
+        if i + 3 > n:
+            return None
+        flags, code = raw[i], raw[i + 1]
+        if flags & 0x10:
+            if i + 4 > n:
+                return None
+            vs = i + 4
+            ve = vs + ((raw[i + 2] << 8) | raw[i + 3])
+        else:
+            vs = i + 3
+            ve = vs + raw[i + 2]
+        if ve > n or code in _GIVE_UP:
+            return None
+        if code == 5 and ve - vs == 4:
+            lp = raw[vs:ve]
+        if not nh_done and code > 3:
+            out.append(nh_tlv)
+            nh_done = True
+        if not lp_done and code > 5:
+            out.append(b"\x40\x05\x04" + lp)
+            lp_done = True
+        if code == 2:
+            path_done = True
+            if ebgp:
+                v = raw[vs:ve]
+                if v and v[0] == 2:
+                    if len(v) < 2 or v[1] == 255:
+                        return None
+                    v = bytes((2, v[1] + 1)) + pack("!I", asn) + v[2:]
+                else:
+                    v = b"\x02\x01" + pack("!I", asn) + v
+                m = len(v)
+                ext = m > 255 or flags & 0x10
+                head = bytes((flags | 0x10, 2)) + pack("!H", m) if ext else bytes((flags, 2, m))
+                out.append(head + v)
+                i = ve
+                continue
+        if code not in _DROP:
+            out.append(raw[i:ve])
+        i = ve
+    if not path_done:
+        return None
+    if not nh_done:
+        out.append(nh_tlv)
+    if not lp_done:
+        out.append(b"\x40\x05\x04" + lp)
+    return b"".join(out)
 
 
 async def _drained(speaker: Speaker) -> None:

@@ -307,12 +307,13 @@ class ByteWindow:
         """What is wrong with the end of the input, if anything."""
         left = len(self.buf) - self.pos
         if self.broken:
-            return MrtError(self.broken)
+            return MrtError(self.broken, truncated=True)
         if 0 < left < 12:
-            return MrtError(f"{left} trailing octets: truncated record header")
+            return MrtError(f"{left} trailing octets: truncated record header", truncated=True)
         if left:
             ts, typ, sub, length = unpack_from("!IHHI", self.buf, self.pos)
-            return MrtError(f"record of {length} octets truncated at end of file", ts, typ, sub)
+            reason = f"record of {length} octets truncated at end of file"
+            return MrtError(reason, ts, typ, sub, truncated=True)
         return None
 
 

@@ -76,12 +76,21 @@ class Bgp4mp(IntEnum):
 class MrtError(Exception):
     """A record that cannot be parsed: the reader yields it and goes on when it can."""
 
-    def __init__(self, reason: str, timestamp: int = 0, mrt_type: int = 0, subtype: int = 0):
+    def __init__(
+        self,
+        reason: str,
+        timestamp: int = 0,
+        mrt_type: int = 0,
+        subtype: int = 0,
+        truncated: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.timestamp = timestamp
         self.mrt_type = mrt_type
         self.subtype = subtype
+        self.truncated = truncated
+        """The input ends early: a cut record, or a damaged compressed stream."""
 
 
 @dataclass(frozen=True, slots=True)
