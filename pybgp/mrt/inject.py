@@ -258,6 +258,8 @@ async def _read(
             if item.truncated:  # all or nothing: no route has gone out yet
                 from ..control import ControlError
 
+                if not new:
+                    raise ControlError(f"no unicast routes: {item.reason}")
                 raise ControlError(f"{item.reason}; nothing injected")
             errors.append(item.reason)
         if limit is not None and len(new) >= limit:
