@@ -463,7 +463,7 @@ def dump(output: str, control: str | None, daemon: str | None, as_json: bool) ->
 
 
 @mrt.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--limit", type=click.IntRange(1), help="Inject at most N prefixes.")
 @click.option(
     "--keep-next-hop", is_flag=True, help="Keep the file's next hops (default: next hop self)."

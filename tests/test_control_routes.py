@@ -6,6 +6,7 @@ CLI: what A announces or injects must show up in B's ``rib``, with its attribute
 
 from __future__ import annotations
 
+import gzip
 import io
 import shutil
 import subprocess
@@ -17,7 +18,15 @@ from typing import Any
 
 import pytest
 
+from pybgp.codec import AttrSet, MpReach, SessionOptions, Update, encode_message
+from pybgp.codec.nlri import format_prefix, parse_prefix
 from pybgp.config import parse_config
+from pybgp.ctl import ControlClient
+from pybgp.mrt.reader import read_mrt
+from pybgp.mrt.records import Bgp4mpMessage, RibRecord
+from pybgp.mrt.synth import synthesize
+from pybgp.mrt.writer import MrtWriter
+from pybgp.render import attrs_dict
 from tests.test_control import Lab, _global, _neighbor
 from tests.test_speaker import _free_port
 
@@ -198,3 +207,141 @@ def test_export_matches_attrs_for() -> None:
                 assert sp.export_originated(peer, o.afi, t, "10.0.0.1") == want
 
     asyncio.run(check())
+
+
+def _synth(path: Path, prefixes: int, seed: int) -> Path:
+    with open(path, "wb") as f:
+        synthesize(f, prefixes, seed)
+    return path
+
+
+def _expected(attrs: AttrSet, next_hop: str) -> dict[str, Any]:
+    """The file's attributes as B must show them: next hop self (A), LOCAL_PREF 100
+    unless the file has one (iBGP), no ORIGINATOR_ID or CLUSTER_LIST."""
+    want = attrs_dict(attrs.replace(originator_id=None, cluster_list=(), mp_next_hop=None))
+    want["next_hop"] = next_hop
+    want.setdefault("local_pref", 100)
+    return want
+
+
+def test_mrt_inject_progress_and_attributes(pair: Pair, tmp_path: Path) -> None:
+    """Every route of the file reaches B with the file's attributes; the daemon streams
+    read progress, then send progress, then the final counts."""
+    table = _synth(tmp_path / "t.mrt", 6000, 5)
+    size = table.stat().st_size
+    with ControlClient(pair.socks[A]) as c:
+        items = list(c.request("mrt.inject", {"path": str(table)}))
+    final = items[-1]
+    assert final["final"] and final["routes"] + final["skipped"] == 6000
+    assert final["peers"] == 1 and final["errors"] == 0
+    assert 0 < final["updates"] < final["routes"]  # packed: several prefixes per UPDATE
+    sends = [x for x in items if x.get("phase") == "send"]
+    reads = [x for x in items if x.get("phase") == "read"]
+    assert sends and sends[-1]["routes"] == sends[-1]["total"] == final["routes"]
+    assert [x["routes"] for x in sends] == sorted(x["routes"] for x in sends)
+    assert all(0 <= x["bytes"] <= size for x in reads)
+    assert items.index(sends[0]) > max((items.index(x) for x in reads), default=-1)
+    want: dict[str, dict[str, Any]] = {}
+    for rec in read_mrt(table.read_bytes()):
+        if isinstance(rec, RibRecord):
+            want[format_prefix(rec.prefix, 1)] = _expected(rec.entries[0].attrs, A)
+    want.pop(CONFIGURED, None)
+
+    def arrived() -> bool:
+        rows = {r["prefix"]: r for r in pair.cli(B, "rib", "--family", "ipv4")}
+        return all(p in rows and rows[p]["attributes"] == a for p, a in want.items())
+
+    pair.wait(arrived, timeout=60)
+
+
+def test_mrt_inject_bgp4mp_gzip(pair: Pair, tmp_path: Path) -> None:
+    """BGP4MP UPDATEs (gzip): announcements are injected, the last one of a prefix wins,
+    IPv6 comes from MP_REACH_NLRI."""
+    opts = SessionOptions(four_octet_as=True)
+    x = AttrSet(origin=0, as_path=((2, (64512, 64513)),), next_hop=bytes([192, 0, 2, 1]),
+                med=10)  # fmt: skip
+    y = AttrSet(origin=2, as_path=((2, (64520,)),), next_hop=bytes([192, 0, 2, 1]),
+                communities=(0xFDE80007,))  # fmt: skip
+    v6 = AttrSet(origin=0, as_path=((2, (64530,)),), mp_next_hop=bytes(15) + b"\x01")
+    p1, p2, p6 = (parse_prefix(t)[1] for t in ("203.0.113.0/25", "203.0.113.128/25",
+                                               "2001:db8:77::/48"))  # fmt: skip
+    updates = [
+        Update(attrs=x, nlri=(p1, p2)),
+        Update(attrs=y, nlri=(p2,)),
+        Update(withdrawn=(p1,)),  # withdrawals are not replayed
+        Update(attrs=v6, mp_reach=MpReach(2, 1, (p6,))),
+    ]
+    path = tmp_path / "updates.mrt.gz"
+    with gzip.open(path, "wb") as f:
+        w = MrtWriter(f)  # type: ignore[arg-type]
+        for u in updates:
+            data = encode_message(u, opts)
+            w.bgp4mp_message(Bgp4mpMessage(0, 4, 64512, 64999, 0, 1, bytes(4), bytes(4), data))
+    out = pair.cli(A, "mrt", "inject", str(path))[0]
+    assert out["routes"] == 3 and out["errors"] == 0
+    pair.wait(lambda: pair.prefixes(B, "ipv6-unicast") >= 1)
+    pair.wait(lambda: _route(pair, "203.0.113.128/25")["attributes"].get("origin") == "INCOMPLETE")
+    assert _route(pair, "203.0.113.0/25")["attributes"]["med"] == 10
+    assert _route(pair, "203.0.113.128/25")["attributes"]["communities"] == ["65000:7"]
+    assert _route(pair, "2001:db8:77::/48")["attributes"]["as_path"][0]["asns"] == [64530]
+
+
+def test_mrt_inject_bad_input(pair: Pair, tmp_path: Path) -> None:
+    """A missing, cut or damaged file, or no daemon: one line on stderr, a non-zero exit,
+    and nothing injected."""
+    table = _synth(tmp_path / "t.mrt", 2000, 9)
+    cut = tmp_path / "cut.mrt"
+    cut.write_bytes(table.read_bytes()[:-7])
+    bad_gz = tmp_path / "bad.mrt.gz"
+    bad_gz.write_bytes(gzip.compress(table.read_bytes())[:5000])
+    runtime = len(pair.cli(A, "routes", "list"))
+    cases = [
+        ([str(tmp_path / "missing.mrt")], "cannot read"),
+        ([str(cut)], "truncated at end of file; nothing injected"),
+        ([str(bad_gz)], "compressed stream is damaged"),
+        ([str(tmp_path)], "directory"),
+    ]
+    for args, want in cases:
+        r = pair.cli(A, "mrt", "inject", *args, check=False)
+        err = r.stderr.decode()
+        assert r.returncode != 0, args
+        assert want.lower() in err.lower() and "Traceback" not in err, (args, err)
+        assert len(err.strip().splitlines()) == 1, err
+    assert len(pair.cli(A, "routes", "list")) == runtime
+    cmd = [sys.executable, "-m", "pybgp", "mrt", "inject", str(table), "--control",
+           str(tmp_path / "nobody.sock")]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, timeout=60)
+    err = r.stderr.decode()
+    assert r.returncode != 0 and "is the daemon running" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_mrt_inject_progress_bar_on_a_terminal(pair: Pair, tmp_path: Path) -> None:
+    """With stderr on a terminal the CLI draws two bars: reading, then sending."""
+    import os
+    import pty
+
+    table = _synth(tmp_path / "t.mrt", 3000, 11)
+    master, slave = pty.openpty()
+    try:
+        cmd = [sys.executable, "-m", "pybgp", "mrt", "inject", str(table),
+               "--control", pair.socks[A]]  # fmt: skip
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=slave, timeout=60)
+        os.close(slave)
+        slave = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the writer is gone
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert r.returncode == 0
+    assert b"sending" in drawn and b"100%" in drawn, drawn[-500:]
+    assert b"routes injected" in r.stdout and b"Traceback" not in drawn
