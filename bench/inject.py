@@ -38,8 +38,10 @@ Measured per SUT, from the launch of the inject command:
   ``--hold``, keepalive a third of it), and the largest gap between two BIRD polls
   in which BIRD's count did not move while the daemon was still sending.
 
-``--repeat R`` keeps per SUT the best of R runs.  Prints a Markdown table and the
-ratios of pybgp to GoBGP.
+``--baseline DIR`` adds a run of pybgp from another source tree (``git archive main
+| tar -x -C DIR``), to measure a change side by side.  ``--repeat R`` keeps per SUT
+the best of R runs.  Prints a Markdown table and the ratios of pybgp to GoBGP (and to
+the baseline).
 """
 
 from __future__ import annotations
@@ -63,7 +65,11 @@ sys.path.insert(0, str(HERE))
 from rr import BirdCtl, _machine, _mib, _settle, table_path, tree_cpu, tree_mem  # noqa: E402
 
 ALL = ("pybgp", "gobgp")
-LABELS = {"pybgp": "pybgp `speaker` + `mrt inject`", "gobgp": "GoBGP 3.10 `mrt inject global`"}
+LABELS = {
+    "pybgp": "pybgp `speaker` + `mrt inject`",
+    "baseline": "the same, `--baseline` code",
+    "gobgp": "GoBGP 3.10 `mrt inject global`",
+}
 SUT_AS, RCV_AS = 64900, 64901  # the synthetic table's paths start with 65000
 SUT_ID, RCV_ID = "10.255.0.1", "10.255.0.2"
 
@@ -108,8 +114,10 @@ def bgp4mp_path(mrt: Path) -> Path:
 class PybgpSut:
     kind = "pybgp"
 
-    def __init__(self, lab: Any, ns: str, addr: str, peer: str, hold: int) -> None:
-        self.lab, self.ns = lab, ns
+    def __init__(
+        self, lab: Any, ns: str, addr: str, peer: str, hold: int, pythonpath: str = str(ROOT)
+    ) -> None:
+        self.lab, self.ns, self.pythonpath = lab, ns, pythonpath
         self.sock = lab.workdir / "pybgp.sock"
         self.config = lab.workdir / "pybgp.toml"
         self.config.write_text(
@@ -126,13 +134,13 @@ class PybgpSut:
         if self.profile:  # cProfile writes the file when the daemon exits (SIGTERM)
             argv[1:1] = ["-m", "cProfile", "-o", self.profile]
         self.proc = self.lab.spawn(
-            self.ns, argv, env={"PYTHONPATH": str(ROOT)}, name="pybgp", cwd=ROOT
+            self.ns, argv, env={"PYTHONPATH": self.pythonpath}, name="pybgp", cwd=ROOT
         )
 
     def inject_argv(self, path: Path) -> list[str]:
         # a Unix socket: no need to enter the namespace
-        return [sys.executable, "-m", "pybgp", "mrt", "inject", str(path),
-                "--control", str(self.sock), "--json"]  # fmt: skip
+        return ["env", f"PYTHONPATH={self.pythonpath}", sys.executable, "-m", "pybgp", "mrt",
+                "inject", str(path), "--control", str(self.sock), "--json"]  # fmt: skip
 
     def pids(self) -> list[int]:
         return [self.proc.pid]
@@ -163,7 +171,8 @@ class GobgpSut:
         from tests.lab.daemons import GOBGP
 
         return ["ip", "netns", "exec", self.ns, GOBGP, "-p", str(self.d.api_port),
-                "mrt", "inject", "global", "--nexthop", self.addr, str(path)]  # fmt: skip
+                "mrt", "inject", "global", "--nexthop", self.addr, "--no-ipv6",
+                str(path)]  # fmt: skip
 
     def pids(self) -> list[int]:
         return [self.d.proc.pid]
@@ -186,9 +195,13 @@ def run_once(kind: str, args: argparse.Namespace, path: Path, n: int) -> dict[st
         sut_addr, rcv_addr = link.addresses(sut_ns)[0], link.addresses(rcv_ns)[0]
         bird = Bird(lab, rcv_ns, rcv_addr, RCV_AS, RCV_ID)
         bird.add_neighbor(sut_addr, SUT_AS, hold_time=args.hold)
-        cls = PybgpSut if kind == "pybgp" else GobgpSut
-        sut: Any = cls(lab, sut_ns, sut_addr, rcv_addr, args.hold)
-        if kind == "pybgp":
+        sut: Any
+        if kind == "gobgp":
+            sut = GobgpSut(lab, sut_ns, sut_addr, rcv_addr, args.hold)
+        elif kind == "baseline":
+            sut = PybgpSut(lab, sut_ns, sut_addr, rcv_addr, args.hold, args.baseline)
+        else:
+            sut = PybgpSut(lab, sut_ns, sut_addr, rcv_addr, args.hold)
             sut.profile = args.profile_pybgp
         bird.start()
         sut.start()
@@ -323,7 +336,11 @@ def report(best: dict[str, dict[str, Any]], n: int, fmt: str) -> None:
             f"{_mib(b['rss_idle_kib'])} / {_mib(b['hwm_kib'])} | "
             f"{'yes' if b['sessions_ok'] else 'NO'} |"
         )
-    p, g = best.get("pybgp"), best.get("gobgp")
+    p, base = best.get("pybgp"), best.get("baseline")
+    if p and base and p.get("converge_s") and base.get("converge_s"):
+        print()
+        print(f"- pybgp / baseline end-to-end rate: {base['converge_s'] / p['converge_s']:.1f}x")
+    g = best.get("gobgp")
     if p and g and p.get("converge_s") and "error" not in g:
         gt = g.get("converge_s")
         if gt is None:  # GoBGP stopped short: compare rates over what it delivered
@@ -356,6 +373,11 @@ def main() -> None:
     ap.add_argument(
         "--profile-pybgp", metavar="FILE", help="run the speaker under cProfile, stats to FILE"
     )
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run pybgp from this source tree (e.g. `git archive main`), to compare",
+    )
     args = ap.parse_args()
     if os.geteuid() != 0:
         ap.error("needs root (network namespaces)")
@@ -363,6 +385,8 @@ def main() -> None:
     bad = [k for k in kinds if k not in ALL]
     if bad:
         ap.error(f"unknown SUT {bad}; choose from {','.join(ALL)}")
+    if args.baseline:
+        kinds.insert(kinds.index("pybgp") + 1 if "pybgp" in kinds else 0, "baseline")
     print(_machine(), flush=True)
     path = table_path(args.prefixes, args.seed, False)
     if args.format == "bgp4mp":
