@@ -134,13 +134,15 @@ class PybgpSut:
         if self.profile:  # cProfile writes the file when the daemon exits (SIGTERM)
             argv[1:1] = ["-m", "cProfile", "-o", self.profile]
         self.proc = self.lab.spawn(
-            self.ns, argv, env={"PYTHONPATH": self.pythonpath}, name="pybgp", cwd=ROOT
-        )
+            self.ns, argv, env={"PYTHONPATH": self.pythonpath}, name="pybgp",
+            cwd=Path(self.pythonpath),  # `-m` puts the working directory first on sys.path
+        )  # fmt: skip
 
     def inject_argv(self, path: Path) -> list[str]:
         # a Unix socket: no need to enter the namespace
-        return ["env", f"PYTHONPATH={self.pythonpath}", sys.executable, "-m", "pybgp", "mrt",
-                "inject", str(path), "--control", str(self.sock), "--json"]  # fmt: skip
+        return ["env", "-C", self.pythonpath, f"PYTHONPATH={self.pythonpath}", sys.executable,
+                "-m", "pybgp", "mrt", "inject", str(path), "--control", str(self.sock),
+                "--json"]  # fmt: skip
 
     def pids(self) -> list[int]:
         return [self.proc.pid]
