@@ -35,8 +35,9 @@ Measured per SUT, from the launch of the inject command:
   (``RUSAGE_CHILDREN``), and of BIRD;
 - **RSS**: the daemon's VmRSS before and its VmHWM after;
 - **sessions**: BIRD's session state and "since" time at every poll (the hold time is
-  ``--hold``, keepalive a third of it), and the largest gap between two BIRD polls
-  in which BIRD's count did not move while the daemon was still sending.
+  ``--hold``, keepalive a third of it), and the longest stretch in which BIRD's count
+  did not move while the inject command ran (for pybgp that is mostly the file read,
+  which comes before the first UPDATE).
 
 ``--baseline DIR`` adds a run of pybgp from another source tree (``git archive main
 | tar -x -C DIR``), to measure a change side by side.  ``--repeat R`` keeps per SUT
@@ -346,8 +347,12 @@ def report(best: dict[str, dict[str, Any]], n: int, fmt: str) -> None:
     if p and g and p.get("converge_s") and "error" not in g:
         gt = g.get("converge_s")
         if gt is None:  # GoBGP stopped short: compare rates over what it delivered
-            gt = g["cli_s"] * n / max(1, g["count_reached"]) if g.get("cli_s") else None
+            reached = g["count_reached"]
+            gt = g["cli_s"] * n / reached if g.get("cli_s") and reached > 0 else None
             note = " (GoBGP's time scaled to all prefixes from the count it reached)"
+            if not reached:
+                print()
+                print("- GoBGP injected nothing from this file")
         else:
             note = ""
         if gt:
@@ -413,8 +418,8 @@ def main() -> None:
                 f"{res['cli_s'] or 0:.2f} s; CPU daemon {res['sut_cpu_s']:.1f} s, CLI "
                 f"{res['cli_cpu_s']:.1f} s, BIRD {res['bird_cpu_s']:.1f} s; RSS "
                 f"{_mib(res['rss_idle_kib'])}/{_mib(res['hwm_kib'])} MiB; session "
-                f"{'ok' if res['sessions_ok'] else 'NOT ok'}; BIRD's count still for at "
-                f"most {res['max_still_s']:.1f} s while sending",
+                f"{'ok' if res['sessions_ok'] else 'NOT ok'}; longest stretch without new "
+                f"routes at BIRD while the command ran {res['max_still_s']:.1f} s",
                 flush=True,
             )
             for f in res["flaps"][:5]:
