@@ -29,7 +29,8 @@ from rib import PeerInfo
 from .codec.attributes import AttrSet, as4_merge
 from .codec.notification import Notification
 from .codec.open import Open
-from .codec.pack import Route, pack_announcements, pack_withdrawals
+from .codec.options import SessionOptions
+from .codec.pack import Route, encode_announcements, pack_announcements, pack_withdrawals
 from .codec.update import Update
 from .config import Config, NeighborConfig, diff_neighbors
 from .connection import WRITE_LIMIT, Acceptor, Connection
@@ -414,7 +415,11 @@ class Peer:
         for afi, safi in sorted(families):
             if enhanced:
                 s.send_route_refresh(afi, safi, 1)  # BoRR
-        routes: list[Route] = self.speaker.runtime_routes(self, families, local_ip)
+        encoded = self.speaker.runtime_updates(self, families, local_ip, opts)
+        if encoded:
+            s.send_encoded_updates(b"".join(encoded))
+            self.sent += len(encoded)
+        routes: list[Route] = []
         for o in self.speaker.config.originate:
             if (o.afi, 1) not in families:
                 continue
@@ -738,6 +743,35 @@ class Speaker:
             if attrs is not None:
                 routes.append((afi, 1, key[1], ORIGINATE_PATH_ID, attrs))
         return routes
+
+    def runtime_updates(
+        self,
+        peer: Peer,
+        families: Iterable[tuple[int, int]],
+        local_ip: str | None,
+        options: SessionOptions,
+    ) -> list[bytes]:
+        """Every run-time route of ``families`` as UPDATE messages for ``peer``.
+
+        Routes are grouped by template (one pass over the table), each template is
+        exported once and its prefixes packed by ``encode_announcements``: a session
+        that comes up after a full-table ``mrt inject`` gets it in a few seconds.
+        """
+        fams = {afi for afi, safi in families if safi == 1}
+        groups: dict[tuple[int, int], tuple[int, AttrSet, list[int]]] = {}
+        for (afi, prefix), template in self.runtime.items():
+            g = groups.get((afi, id(template)))
+            if g is None:
+                if afi not in fams:
+                    continue
+                g = groups[(afi, id(template))] = (afi, template, [])
+            g[2].append(prefix)
+        out: list[bytes] = []
+        for afi, template, prefixes in groups.values():
+            attrs = self.export_originated(peer, afi, template, local_ip)
+            if attrs is not None:
+                out += encode_announcements(afi, 1, attrs, prefixes, options, ORIGINATE_PATH_ID)
+        return out
 
     def originate(self, routes: dict[tuple[int, int], AttrSet]) -> int:
         """Add or replace run-time routes and send them to every Established peer.

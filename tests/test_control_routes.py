@@ -345,3 +345,20 @@ def test_mrt_inject_progress_bar_on_a_terminal(pair: Pair, tmp_path: Path) -> No
     assert r.returncode == 0
     assert b"sending" in drawn and b"100%" in drawn, drawn[-500:]
     assert b"routes injected" in r.stdout and b"Traceback" not in drawn
+
+
+def test_new_session_gets_every_injected_route(pair: Pair) -> None:
+    """A session that comes up after the injections gets the whole run-time table in its
+    initial dump (``Speaker.runtime_updates``), with the same attributes."""
+    listed = pair.cli(A, "routes", "list")
+    assert len(listed) > 20000
+    v4 = pair.prefixes(B)
+    v6 = pair.prefixes(B, "ipv6-unicast")
+    sample = {r["prefix"]: r for r in pair.cli(B, "rib", "--family", "ipv4")[:50]}
+    ups = pair.event_text("a", "established").count(B)
+    pair.cli(A, "neighbor", B, "reset")
+    pair.wait(lambda: pair.event_text("a", "established").count(B) > ups, timeout=30)
+    pair.wait(lambda: pair.established(A, B) and pair.prefixes(B) == v4, timeout=60)
+    assert pair.prefixes(B, "ipv6-unicast") == v6
+    for prefix, row in sample.items():
+        assert _route(pair, prefix)["attributes"] == row["attributes"]
