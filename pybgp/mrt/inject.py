@@ -11,12 +11,13 @@ which runs between slices of each, so keepalives and other requests go on:
    each template collects its prefixes in one list.  A route costs a slot in that
    list and its entry in the run-time table, nothing more.
 2. **Send.**  The routes join ``Speaker.runtime``, then go out ``SEND_SLICE`` routes
-   at a time.  Per peer, each template is exported once
-   (``Speaker.export_originated``) and all its prefixes are encoded straight to
-   UPDATE bytes by ``encode_announcements``: as few UPDATEs as the message size
+   at a time.  Per peer, each set is exported once and all its prefixes are encoded
+   straight to UPDATE bytes (``encode_packed``): as few UPDATEs as the message size
    allows, so a table with 289k distinct sets for 1M prefixes goes out as about 289k
-   UPDATEs.  Between slices the loop runs, and waits while a peer's socket holds more
-   than ``WRITE_HIGH`` octets.
+   UPDATEs.  For a 4-octet-AS peer a RIB entry's set is exported from its own bytes
+   (``raw_export``); anything else takes ``Speaker.export_originated`` and
+   ``encode_announcements``.  Between slices the loop runs, and waits while a peer's
+   socket holds more than ``WRITE_HIGH`` octets.
 
 Reading the whole file before sending packs each set into the fewest UPDATEs (the
 file is in prefix order, so a set's prefixes are spread over it); it costs no time,
