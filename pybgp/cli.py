@@ -734,3 +734,12 @@ def _emit_json(obj: Any) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _conformance() -> None:
+    from .conformance.command import conformance
+
+    main.add_command(conformance)
+
+
+_conformance()

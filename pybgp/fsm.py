@@ -355,7 +355,8 @@ class Session:
         elif isinstance(msg, Keepalive):
             self._dispatch(_In(FsmEvent.KeepAliveMsg, now, msg))
         elif isinstance(msg, Update):
-            if msg.action >= Action.SESSION_RESET:
+            # RFC 4760 7 / RFC 7606 2: AFI/SAFI disable may be a session reset, and is here
+            if msg.action >= Action.AFISAFI_DISABLE:
                 self._dispatch(_In(FsmEvent.UpdateMsgErr, now, msg, msg.errors[0]))
             else:
                 self._dispatch(_In(FsmEvent.UpdateMsg, now, msg))

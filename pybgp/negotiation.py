@@ -214,8 +214,14 @@ def check_open(s: PeerSettings, peer: OpenMessage) -> BgpError | None:
     Version is checked by the codec.  Peer AS is the real ASN (RFC 6793 4.1: the
     4-octet AS capability when present).  BGP Identifier must be non-zero, and differ
     from ours on an internal session (RFC 6286 2.2).  Hold Time 1 and 2 are refused.
-    Two incompatible Roles are a Role Mismatch (RFC 9234 4.2).
+    Two incompatible Roles are a Role Mismatch (RFC 9234 4.2).  An Optional Parameter
+    other than Capabilities is Unsupported Optional Parameters.
     """
+    if peer.other_params:  # RFC 4271 6.2: only Capabilities (RFC 5492) are supported
+        ptype = peer.other_params[0][0]
+        return _open_error(
+            f"unsupported optional parameter type {ptype}", O.UNSUPPORTED_OPTIONAL_PARAMETER
+        )
     if peer.asn != s.remote_as:
         return _open_error(f"peer AS {peer.asn}, expected {s.remote_as}", O.BAD_PEER_AS)
     if peer.bgp_id == b"\0\0\0\0" or (s.local_as == s.remote_as and peer.bgp_id == s.local_id):

@@ -166,8 +166,8 @@ class Routing:
         if info is None:
             return
         opts = peer.session.options
-        if u.attrs is not None and opts is not None and not opts.four_octet_as:
-            u = replace(u, attrs=as4_merge(u.attrs))  # RFC 6793 4.2.3
+        if u.attrs is not None and opts is not None:
+            u = _normalize(u, opts.four_octet_as, info.local_address)
         # the changes of every UPDATE in one read go out together (``flush``): fewer,
         # fuller UPDATEs to each peer, packed across the received messages
         self.pending.extend(self.rib.apply_update(info, u))
@@ -223,3 +223,37 @@ class Routing:
             opts = peer.session.options if peer is not None else None
             if peer is not None and opts is not None and sent:
                 peer.send_updates(sent.updates(opts))
+
+
+def _normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:
+    """What a peer's UPDATE means before the RIB sees it.
+
+    - RFC 6793 4.2.3: from a 2-octet (OLD) speaker, AS_PATH and AS4_PATH are merged;
+      from a NEW speaker, AS4_PATH and AS4_AGGREGATOR are discarded (RFC 6793 3).
+    - RFC 4760 3: IPv4 unicast NLRI in MP_REACH_NLRI carry their next hop there; it
+      becomes the NEXT_HOP, which is what an IPv4 route is sent on with.
+    - RFC 4271 6.3: a NEXT_HOP that is our own address on the session is semantically
+      incorrect; the classic NLRI of the UPDATE are ignored (withdrawn), no NOTIFICATION.
+    """
+    attrs = u.attrs
+    assert attrs is not None
+    if not four_octet_as:
+        attrs = as4_merge(attrs)
+    elif attrs.as4_path is not None or attrs.as4_aggregator is not None:
+        attrs = attrs.replace(as4_path=None, as4_aggregator=None)
+    r = u.mp_reach
+    if r is not None and (r.afi, r.safi) == (1, 1) and attrs.next_hop is None:
+        if attrs.mp_next_hop is not None and len(attrs.mp_next_hop) == 4:
+            attrs = attrs.replace(next_hop=attrs.mp_next_hop)
+    if attrs is not u.attrs:
+        u = replace(u, attrs=attrs)
+    if u.nlri and local and attrs.next_hop == local:
+        u = replace(
+            u,
+            withdrawn=u.withdrawn + u.nlri,
+            withdrawn_ids=u.withdrawn_ids + u.nlri_ids,
+            nlri=(),
+            nlri_ids=(),
+        )
+    return u
+

@@ -112,6 +112,8 @@ class Peer:
         self.adj_rib_in: dict[RibKey, AttrSet] = {}
         self.stale: set[RibKey] = set()
         self.stale_timer: asyncio.TimerHandle | None = None
+        self.peer_restart_time = self.settings.restart_time
+        """The Restart Time of the peer's last Established session (RFC 4724 3)."""
         self.sent = 0
         self.updates_received = 0  # these three are read by pybgp.metrics
         self.notifications_sent = 0
@@ -342,6 +344,8 @@ class Peer:
             return
         self.last_error = ""
         self.established_at = self.now()
+        restart = _restart_time(e.peer_open)
+        self.peer_restart_time = self.settings.restart_time if restart is None else restart
         opts = e.options
         self.log.emit(
             "established",
@@ -557,8 +561,8 @@ class Peer:
         if e.graceful and self.adj_rib_in:
             # RFC 4724 4.2: keep the routes as stale until End-of-RIB or the restart time
             self.stale = set(self.adj_rib_in)
-            restart = self.session.peer_open and _restart_time(self.session.peer_open)
-            delay = float(restart or self.settings.restart_time)
+            # RFC 4724 4.2: the Restart Time the peer advertised in the session that ended
+            delay = float(self.peer_restart_time)
             if self.stale_timer is not None:
                 self.stale_timer.cancel()
             self.stale_timer = self.loop.call_later(delay, self._sweep_stale, None)

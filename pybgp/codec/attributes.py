@@ -203,8 +203,9 @@ def _fixed(n: int, value: bytes) -> None:
 
 
 def _multiple(n: int, value: bytes) -> None:
-    if len(value) % n:
-        raise _Malformed(f"length {len(value)} is not a multiple of {n}")
+    # RFC 7606 7.8, 7.10, 7.14 and RFC 8092 6: "not a non-zero multiple of n" is malformed
+    if len(value) % n or not value:
+        raise _Malformed(f"length {len(value)} is not a non-zero multiple of {n}")
 
 
 # --- decoders: bytes -> value --------------------------------------------------------
