@@ -388,7 +388,9 @@ class Session:
 
     def _arm_keepalive(self, now: float) -> None:
         if self.negotiated and self.negotiated.keepalive_time:
-            ka = self._jitter(self.negotiated.keepalive_time)
+            # RFC 4271 4.4: KEEPALIVEs MUST NOT be sent more often than once a second,
+            # jitter included (a 3 s hold time would otherwise give 0.75 s)
+            ka = max(1.0, self._jitter(self.negotiated.keepalive_time))
             self._timers[FsmEvent.KeepaliveTimer_Expires] = now + ka
 
     def _restart_keepalive_after_send(self) -> None:

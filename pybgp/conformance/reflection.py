@@ -124,7 +124,7 @@ async def _dropped(ctx: Context, what: str) -> Outcome:
     s = await ctx.session()
     prefix = ctx.next_prefix()
     ctx.announce(s, prefix, 1, extra)
-    await s.wait(lambda: ctx.observer_has(prefix) or s.closed, ctx.config.timeout)
+    await s.wait(lambda: ctx.observer_has(prefix) or s.closed, ctx.echo_wait)
     obs = await ctx.watch(s, Absent(), None)
     from dataclasses import replace
 

@@ -41,7 +41,19 @@ from ..codec.open import (
 )
 from ..codec.options import AfiSafi
 from . import wire
-from .check import Check, Expectation, Notify, Observation, Outcome, Verdict, failed, not_applicable
+from .check import (
+    Check,
+    Expectation,
+    Keep,
+    Notify,
+    Observation,
+    Outcome,
+    ResetOrWithdraw,
+    Verdict,
+    Withdraw,
+    failed,
+    not_applicable,
+)
 from .probe import Probe, ProbeError, Target
 
 __all__ = ["RunConfig", "Context", "Result", "run", "FAMILIES", "Hook"]
@@ -108,6 +120,9 @@ class Context:
     echo: bool = False
     echo_reason: str = "no --observer-address"
     memo: dict[str, object] = field(default_factory=dict)
+    echo_wait: float = 1.0
+    """How long to wait before concluding a route will not be echoed: three times the
+    echo time measured at setup, between ``window`` and ``timeout``."""
     _probes: list[Probe] = field(default_factory=list)
     _prefix: int = 0
 
@@ -254,7 +269,9 @@ class Context:
         s = await self.session()
         prefix = self.next_prefix()
         self.announce(s, prefix)
+        t0 = time.monotonic()
         self.echo = await self.observer.wait(lambda: self.observer_has(prefix), max(5.0, c.timeout))
+        self.echo_wait = min(c.timeout, max(c.window, 3 * (time.monotonic() - t0)))
         if not self.echo:
             self.echo_reason = "the target did not echo a route to the observer"
         await self.finish()
@@ -291,27 +308,37 @@ class Context:
     async def watch(
         self, probe: Probe, expect: Expectation, prefix: int | None = None, marker: int | None = None
     ) -> Observation:
-        """Wait for the target's reaction to what ``probe`` just sent."""
+        """Wait for the target's reaction to what ``probe`` just sent, as ``expect`` needs.
+
+        A reset is waited for up to ``timeout``; a withdrawal or the new marker at the
+        observer up to ``timeout`` (then a short grace for a late NOTIFICATION); a
+        session staying up for ``window``.
+        """
         c = self.config
         echo = self.echo and prefix is not None
+
+        def reset() -> bool:
+            return probe.closed or probe.notification is not None
+
         if isinstance(expect, Notify):
             await probe.wait_reset(c.timeout)
-        elif echo and prefix is not None:
-            if marker is not None:
-                await probe.wait(lambda: probe.closed or probe.notification is not None or self.observer_has(prefix, marker), c.timeout)
-            else:
-                await probe.wait(lambda: probe.closed or probe.notification is not None or not self.observer_has(prefix), c.timeout)
+        elif echo and prefix is not None and isinstance(expect, Keep):
+            await probe.wait(lambda: reset() or self.observer_has(prefix, marker), c.timeout)
+            await probe.wait_reset(0.3)
+        elif echo and prefix is not None and isinstance(expect, Withdraw | ResetOrWithdraw):
+            await probe.wait(lambda: reset() or not self.observer_has(prefix), c.timeout)
             await probe.wait_reset(0.3)
         else:
-            await probe.wait_reset(c.window)
+            await probe.wait_reset(max(c.window, self.echo_wait if echo else 0.0))
         route = "unknown"
         if echo and prefix is not None:
             route = "present" if self.observer_has(prefix) else "absent"
+        seen_marker = echo and prefix is not None and marker is not None
         return Observation(
             notification=probe.notification,
             closed=probe.closed,
             route=route,
-            marker=bool(echo and prefix is not None and marker is not None and self.observer_has(prefix, marker)),
+            marker=bool(seen_marker and self.observer_has(prefix, marker)),  # type: ignore[arg-type]
         )
 
     async def update_flow(

@@ -234,7 +234,7 @@ async def _fresh(build: Build, expect: Expectation, ctx: Context) -> Outcome:
     prefix = ctx.next_prefix()
     probe.send(build(ctx, probe, prefix))
     if ctx.echo:
-        await probe.wait(lambda: probe.closed or probe.notification is not None or ctx.observer_has(prefix), ctx.config.timeout)
+        await probe.wait(lambda: probe.closed or probe.notification is not None or ctx.observer_has(prefix), ctx.echo_wait)
     obs = await ctx.watch(probe, StayUp(), None)
     route = ("present" if ctx.observer_has(prefix) else "absent") if ctx.echo else "unknown"
     from dataclasses import replace
