@@ -242,9 +242,10 @@ def _normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:
     elif attrs.as4_path is not None or attrs.as4_aggregator is not None:
         attrs = attrs.replace(as4_path=None, as4_aggregator=None)
     r = u.mp_reach
-    if r is not None and (r.afi, r.safi) == (1, 1) and attrs.next_hop is None:
-        if attrs.mp_next_hop is not None and len(attrs.mp_next_hop) == 4:
-            attrs = attrs.replace(next_hop=attrs.mp_next_hop)
+    nh = attrs.mp_next_hop
+    v4 = r is not None and (r.afi, r.safi) == (1, 1)
+    if v4 and attrs.next_hop is None and nh is not None and len(nh) == 4:
+        attrs = attrs.replace(next_hop=nh)
     if attrs is not u.attrs:
         u = replace(u, attrs=attrs)
     if u.nlri and local and attrs.next_hop == local:
@@ -256,4 +257,3 @@ def _normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:
             nlri_ids=(),
         )
     return u
-

@@ -15,7 +15,14 @@ from __future__ import annotations
 from functools import partial
 
 from ..codec.attributes import AttrSet
-from ..codec.open import AddPath, EnhancedRouteRefresh, ExtendedMessage, FourOctetAs, GracefulRestart, RouteRefreshCap
+from ..codec.open import (
+    AddPath,
+    EnhancedRouteRefresh,
+    ExtendedMessage,
+    FourOctetAs,
+    GracefulRestart,
+    RouteRefreshCap,
+)
 from ..codec.refresh import RouteRefresh
 from ..codec.update import Update
 from . import wire
@@ -33,7 +40,9 @@ def _obs(ctx: Context) -> Probe:
     return ctx.observer
 
 
-async def _announce_seen(ctx: Context, probe: Probe, marker: int = 1, extra: bytes = b"") -> int | None:
+async def _announce_seen(
+    ctx: Context, probe: Probe, marker: int = 1, extra: bytes = b""
+) -> int | None:
     prefix = ctx.next_prefix()
     ctx.announce(probe, prefix, marker, extra)
     if await probe.wait(lambda: ctx.observer_has(prefix, marker), ctx.config.timeout):
@@ -54,7 +63,9 @@ async def _refresh(ctx: Context) -> Outcome:
     o.send(wire.route_refresh(1, 1))
 
     def again() -> bool:
-        return any(isinstance(r.value, Update) and prefix in r.value.nlri for r in o.since(mark, "update"))
+        return any(
+            isinstance(r.value, Update) and prefix in r.value.nlri for r in o.since(mark, "update")
+        )
 
     if await o.wait(again, ctx.config.timeout):
         return passed("the route was sent again")
@@ -68,7 +79,10 @@ def judge_borr_eorr(kinds: list[tuple[str, object]]) -> Outcome:
         return failed("no BoRR")
     if 2 not in subtypes:
         return failed("BoRR but no EoRR")
-    order = [k if k != "refresh" else ("borr" if getattr(v, "subtype", 0) == 1 else "eorr") for k, v in kinds]
+    order = [
+        k if k != "refresh" else ("borr" if getattr(v, "subtype", 0) == 1 else "eorr")
+        for k, v in kinds
+    ]
     b, e = order.index("borr"), order.index("eorr")
     if e < b:
         return failed("EoRR before BoRR")
@@ -88,10 +102,15 @@ async def _enhanced(ctx: Context) -> Outcome:
     o.send(wire.route_refresh(1, 1))
 
     def eorr() -> bool:
-        return any(isinstance(r.value, RouteRefresh) and r.value.subtype == 2 for r in o.since(mark, "refresh"))
+        return any(
+            isinstance(r.value, RouteRefresh) and r.value.subtype == 2
+            for r in o.since(mark, "refresh")
+        )
 
     await o.wait(eorr, ctx.config.timeout + 2)
-    return judge_borr_eorr([(r.kind, r.value) for r in o.since(mark) if r.kind in ("refresh", "update", "eor")])
+    return judge_borr_eorr(
+        [(r.kind, r.value) for r in o.since(mark) if r.kind in ("refresh", "update", "eor")]
+    )
 
 
 async def _in_session(data: bytes, ctx: Context, cap: type | None = None) -> Outcome:
@@ -131,11 +150,17 @@ async def _eor_after_routes(ctx: Context) -> Outcome:
         probe = await ctx.session(ctx.our_open(graceful=gr))
         await probe.wait_message(0, ("eor",), ctx.config.timeout)
         kinds = [(r.kind, r.value) for r in probe.log if r.kind in ("update", "eor")]
-        seen = [i for i, (k, v) in enumerate(kinds) if k == "update" and isinstance(v, Update) and prefix in v.nlri]
+        seen = [
+            i
+            for i, (k, v) in enumerate(kinds)
+            if k == "update" and isinstance(v, Update) and prefix in v.nlri
+        ]
         eors = [i for i, (k, _) in enumerate(kinds) if k == "eor"]
         if not eors:
             if not ctx.target_caps(GracefulRestart):
-                return not_applicable("no End-of-RIB, and the target does not advertise Graceful Restart")
+                return not_applicable(
+                    "no End-of-RIB, and the target does not advertise Graceful Restart"
+                )
             return failed("no End-of-RIB")
         if not seen:
             return failed("End-of-RIB without the route that was in the table")
@@ -147,7 +172,9 @@ async def _eor_after_routes(ctx: Context) -> Outcome:
 
 
 def _gr_cap(ctx: Context, flags: int, restart: int, forwarding: int = 0x80) -> GracefulRestart:
-    return GracefulRestart(flags, restart, tuple((a, s, forwarding) for a, s in ctx.config.families))
+    return GracefulRestart(
+        flags, restart, tuple((a, s, forwarding) for a, s in ctx.config.families)
+    )
 
 
 def _target_gr(ctx: Context, n_bit: bool = False) -> str | None:
@@ -159,8 +186,9 @@ def _target_gr(ctx: Context, n_bit: bool = False) -> str | None:
     return None
 
 
-async def _restart(ctx: Context, flags: int = 0x8, restart: int = 5) -> Probe:
-    return await ctx.session(ctx.our_open(graceful=_gr_cap(ctx, flags, restart)))
+async def _restart(ctx: Context, before: Probe, flags: int = 0x8, restart: int = 5) -> Probe:
+    """The restarted session: same neighbor (address), R bit set."""
+    return await ctx.session(ctx.our_open(graceful=_gr_cap(ctx, flags, restart)), before.local)
 
 
 async def _gr_keeps(ctx: Context, eor: bool) -> Outcome:
@@ -178,7 +206,7 @@ async def _gr_keeps(ctx: Context, eor: bool) -> Outcome:
         return failed("routes withdrawn at once when the session reset")
     if not eor:
         return passed("routes kept for 1 s after the sender's TCP reset")
-    s2 = await _restart(ctx)
+    s2 = await _restart(ctx, s)
     ctx.announce(s2, kept, 1)
     s2.send(wire.update())  # End-of-RIB: ``gone`` was not sent again
     flushed = await s2.wait(lambda: not ctx.observer_has(gone), ctx.config.timeout)
@@ -205,7 +233,9 @@ async def _gr_expiry(ctx: Context) -> Outcome:
     return failed("route still there after the restart time")
 
 
-async def _gr_notification(ctx: Context, flags: int, data: bytes, subcode: int, flushed: bool) -> Outcome:
+async def _gr_notification(
+    ctx: Context, flags: int, data: bytes, subcode: int, flushed: bool
+) -> Outcome:
     if (why := _target_gr(ctx, n_bit=bool(flags & 0x4))) is not None:
         return not_applicable(why)
     s = await ctx.session(ctx.our_open(graceful=_gr_cap(ctx, flags, 5)))
@@ -214,12 +244,14 @@ async def _gr_notification(ctx: Context, flags: int, data: bytes, subcode: int, 
         return not_applicable("the route was not echoed")
     s.send(wire.notification(6, subcode, data))
     await s.drain()
-    gone = await s.wait(lambda: not ctx.observer_has(prefix), 1.5 if not flushed else ctx.config.timeout)
+    gone = await s.wait(
+        lambda: not ctx.observer_has(prefix), 1.5 if not flushed else ctx.config.timeout
+    )
     if flushed:
         return passed("routes flushed") if gone else failed("routes kept as stale")
     if gone:
         return failed("routes flushed, not kept as stale")
-    s2 = await _restart(ctx, 0x8 | flags)  # clean up: restart and send End-of-RIB
+    s2 = await _restart(ctx, s, 0x8 | flags)  # clean up: restart and send End-of-RIB
     s2.send(wire.update())
     await s2.wait(lambda: not ctx.observer_has(prefix), ctx.config.timeout)
     return passed("routes kept as stale after a Cease with the N bit")
@@ -261,7 +293,9 @@ async def _addpath_receive(ctx: Context) -> Outcome:
         return failed("neither path was echoed")
     s.send(wire.update(withdrawn=wire.nlri((prefix,), (1,))))
     s.send(wire.update(withdrawn=wire.nlri((prefix,), (9,))))  # an unknown id: nothing
-    await s.wait(lambda: ctx.observer_has(prefix, 2) and not ctx.observer_has(prefix, 1), ctx.config.timeout)
+    await s.wait(
+        lambda: ctx.observer_has(prefix, 2) and not ctx.observer_has(prefix, 1), ctx.config.timeout
+    )
     if s.closed or s.notification is not None:
         return failed("session reset")
     if ctx.observer_has(prefix, 2) and not ctx.observer_has(prefix, 1):
@@ -316,7 +350,9 @@ def _path_of(attrs: AttrSet) -> tuple[int, ...]:
 async def _as4_merge(ctx: Context) -> Outcome:
     s = await ctx.session(ctx.our_open(four_octet=False))
     prefix = ctx.next_prefix()
-    four = wire.as_path((AS_TRANS,), four=False) + wire.attr(0xC0, 17, bytes((2, 1)) + AS4.to_bytes(4, "big"))
+    four = wire.as_path((AS_TRANS,), four=False) + wire.attr(
+        0xC0, 17, bytes((2, 1)) + AS4.to_bytes(4, "big")
+    )
     spec = ctx.spec(s, 2)
     attrs = wire.route_attrs(spec, skip=(2,), extra=four)
     s.send(wire.update(attrs=attrs, nlri=wire.nlri((prefix,))))
@@ -334,7 +370,12 @@ async def _as4_from_new(ctx: Context) -> Outcome:
     s = await ctx.session()
     prefix = ctx.next_prefix()
     extra = wire.as_path((65010,)) + wire.attr(0xC0, 17, bytes((2, 1)) + AS4.to_bytes(4, "big"))
-    s.send(wire.update(attrs=wire.route_attrs(ctx.spec(s, 2), skip=(2,), extra=extra), nlri=wire.nlri((prefix,))))
+    s.send(
+        wire.update(
+            attrs=wire.route_attrs(ctx.spec(s, 2), skip=(2,), extra=extra),
+            nlri=wire.nlri((prefix,)),
+        )
+    )
     if not await s.wait(lambda: ctx.observer_has(prefix) or s.closed, ctx.config.timeout):
         return failed("route not echoed")
     if s.closed:
@@ -354,7 +395,14 @@ async def _as4_malformed(ctx: Context) -> Outcome:
     ctx.announce(s, prefix, 1, skip=(2,), extra=wire.as_path((AS_TRANS,), four=False))
     if not await s.wait(lambda: ctx.observer_has(prefix), ctx.config.timeout):
         return not_applicable("the route was not echoed")
-    s.send(wire.update(attrs=wire.route_attrs(ctx.spec(s, 2), skip=(2,), extra=wire.as_path((AS_TRANS,), four=False) + bad), nlri=wire.nlri((prefix,))))
+    s.send(
+        wire.update(
+            attrs=wire.route_attrs(
+                ctx.spec(s, 2), skip=(2,), extra=wire.as_path((AS_TRANS,), four=False) + bad
+            ),
+            nlri=wire.nlri((prefix,)),
+        )
+    )
     return Keep().judge(await ctx.watch(s, Keep(), prefix, 2))
 
 
@@ -377,29 +425,173 @@ async def _as_trans_to_old(ctx: Context) -> Outcome:
         o.send(wire.update(withdrawn=wire.nlri((prefix,))))
 
 
-def _reg(id_: str, rfc: str, title: str, expected: str, run: object, needs: tuple[str, ...] = ()) -> None:
+def _reg(
+    id_: str, rfc: str, title: str, expected: str, run: object, needs: tuple[str, ...] = ()
+) -> None:
     register(Check(id_, rfc, title, expected, run, frozenset(needs)))  # type: ignore[arg-type]
 
 
 OBS = ("observer",)
-_reg("cap.route-refresh", "RFC 2918 3", "ROUTE-REFRESH makes the target send its routes again", "the route is re-advertised", _refresh, OBS)
-_reg("cap.enhanced-route-refresh", "RFC 7313 4", "with Enhanced Route Refresh, the re-advertisement is framed by BoRR and EoRR", "BoRR, UPDATEs, EoRR", _enhanced, OBS)
-_reg("cap.refresh-unknown-family", "RFC 2918 4", "ROUTE-REFRESH for an AFI/SAFI that was not negotiated", "ignored, session stays up", partial(_in_session, wire.route_refresh(1, 2)))
-_reg("cap.refresh-unknown-subtype", "RFC 7313 5", "ROUTE-REFRESH with subtype 3", "ignored, session stays up", partial(_in_session, wire.route_refresh(1, 1, 3), cap=EnhancedRouteRefresh))
-_reg("cap.borr-bad-length", "RFC 7313 5", "BoRR with a 5-octet body", "NOTIFICATION 7/1 (ROUTE_REFRESH_MESSAGE_ERROR/INVALID_MESSAGE_LENGTH)", _borr_length)
-_reg("cap.end-of-rib", "RFC 4724 2", "End-of-RIB after the initial table", "End-of-RIB for IPv4 unicast", _eor)
-_reg("cap.end-of-rib-after-routes", "RFC 4724 2", "End-of-RIB comes after the routes of the initial table", "the route, then End-of-RIB", _eor_after_routes, OBS)
-_reg("cap.gr-routes-kept", "RFC 4724 4.2", "routes of a restarting speaker are kept when its TCP session resets", "routes still there 1 s after the reset", partial(_gr_keeps, eor=False), OBS)
-_reg("cap.gr-eor-flushes-stale", "RFC 4724 4.2", "after the restart, End-of-RIB flushes the routes not sent again", "stale route withdrawn, re-sent one kept", partial(_gr_keeps, eor=True), OBS)
-_reg("cap.gr-restart-time", "RFC 4724 4.2", "stale routes are flushed when the Restart Time runs out", "route withdrawn after 2 s", _gr_expiry, OBS)
-_reg("cap.gr-notification-flushes", "RFC 4724 4 / RFC 8538", "without the N bit, a NOTIFICATION ends the session without GR", "routes flushed", partial(_gr_notification, flags=0, data=b"", subcode=2, flushed=True), OBS)
-_reg("cap.gr-n-bit-keeps", "RFC 8538 4", "with the N bit, a Cease other than Hard Reset keeps the routes", "routes kept as stale", partial(_gr_notification, flags=0x4, data=b"", subcode=2, flushed=False), OBS)
-_reg("cap.gr-hard-reset-flushes", "RFC 8538 5", "with the N bit, Cease/Hard Reset flushes the routes", "routes flushed", partial(_gr_notification, flags=0x4, data=b"\x02", subcode=9, flushed=True), OBS)
-_reg("cap.add-path-receive", "RFC 7911 3", "two paths with ids 1 and 2; withdrawing id 1 keeps id 2", "path 2 kept, path 1 gone", _addpath_receive, OBS)
-_reg("cap.add-path-send", "RFC 7911 3", "the target sends both paths of a prefix with distinct ids", "two paths at the observer", _addpath_send, OBS)
-_reg("cap.extended-message", "RFC 8654 3", "an UPDATE longer than 4096 octets once Extended Message is negotiated", "accepted, route echoed", _extended, OBS)
-_reg("cap.four-octet-as", "RFC 6793 3", "the target advertises the 4-octet AS capability", "capability present", _as4_cap)
-_reg("cap.as4-path-merge", "RFC 6793 4.2.3", "from an OLD speaker, AS_TRANS + AS4_PATH become the 4-octet path", f"observer sees AS_PATH [{AS4}]", _as4_merge, (*OBS, "as2"))
-_reg("cap.as4-path-from-new-speaker", "RFC 6793 4.1", "AS4_PATH from a NEW speaker is discarded", "AS_PATH unchanged, no AS4_PATH", _as4_from_new, OBS)
-_reg("cap.as4-path-malformed", "RFC 6793 6 / RFC 7606 7", "malformed AS4_PATH from an OLD speaker is discarded", "attribute-discard: route kept", _as4_malformed, (*OBS, "as2"))
-_reg("cap.as-trans-to-old-speaker", "RFC 6793 4.2.2", "an OLD speaker gets AS_TRANS and AS4_PATH for a 4-octet AS", f"AS_PATH [{AS_TRANS}], AS4_PATH [{AS4}]", _as_trans_to_old, (*OBS, "as2"))
+_reg(
+    "cap.route-refresh",
+    "RFC 2918 3",
+    "ROUTE-REFRESH makes the target send its routes again",
+    "the route is re-advertised",
+    _refresh,
+    OBS,
+)
+_reg(
+    "cap.enhanced-route-refresh",
+    "RFC 7313 4",
+    "with Enhanced Route Refresh, the re-advertisement is framed by BoRR and EoRR",
+    "BoRR, UPDATEs, EoRR",
+    _enhanced,
+    OBS,
+)
+_reg(
+    "cap.refresh-unknown-family",
+    "RFC 2918 4",
+    "ROUTE-REFRESH for an AFI/SAFI that was not negotiated",
+    "ignored, session stays up",
+    partial(_in_session, wire.route_refresh(1, 2)),
+)
+_reg(
+    "cap.refresh-unknown-subtype",
+    "RFC 7313 5",
+    "ROUTE-REFRESH with subtype 3",
+    "ignored, session stays up",
+    partial(_in_session, wire.route_refresh(1, 1, 3), cap=EnhancedRouteRefresh),
+)
+_reg(
+    "cap.borr-bad-length",
+    "RFC 7313 5",
+    "BoRR with a 5-octet body",
+    "NOTIFICATION 7/1 (ROUTE_REFRESH_MESSAGE_ERROR/INVALID_MESSAGE_LENGTH)",
+    _borr_length,
+)
+_reg(
+    "cap.end-of-rib",
+    "RFC 4724 2",
+    "End-of-RIB after the initial table",
+    "End-of-RIB for IPv4 unicast",
+    _eor,
+)
+_reg(
+    "cap.end-of-rib-after-routes",
+    "RFC 4724 2",
+    "End-of-RIB comes after the routes of the initial table",
+    "the route, then End-of-RIB",
+    _eor_after_routes,
+    OBS,
+)
+_reg(
+    "cap.gr-routes-kept",
+    "RFC 4724 4.2",
+    "routes of a restarting speaker are kept when its TCP session resets",
+    "routes still there 1 s after the reset",
+    partial(_gr_keeps, eor=False),
+    OBS,
+)
+_reg(
+    "cap.gr-eor-flushes-stale",
+    "RFC 4724 4.2",
+    "after the restart, End-of-RIB flushes the routes not sent again",
+    "stale route withdrawn, re-sent one kept",
+    partial(_gr_keeps, eor=True),
+    OBS,
+)
+_reg(
+    "cap.gr-restart-time",
+    "RFC 4724 4.2",
+    "stale routes are flushed when the Restart Time runs out",
+    "route withdrawn after 2 s",
+    _gr_expiry,
+    OBS,
+)
+_reg(
+    "cap.gr-notification-flushes",
+    "RFC 4724 4 / RFC 8538",
+    "without the N bit, a NOTIFICATION ends the session without GR",
+    "routes flushed",
+    partial(_gr_notification, flags=0, data=b"", subcode=2, flushed=True),
+    OBS,
+)
+_reg(
+    "cap.gr-n-bit-keeps",
+    "RFC 8538 4",
+    "with the N bit, a Cease other than Hard Reset keeps the routes",
+    "routes kept as stale",
+    partial(_gr_notification, flags=0x4, data=b"", subcode=2, flushed=False),
+    OBS,
+)
+_reg(
+    "cap.gr-hard-reset-flushes",
+    "RFC 8538 5",
+    "with the N bit, Cease/Hard Reset flushes the routes",
+    "routes flushed",
+    partial(_gr_notification, flags=0x4, data=b"\x02", subcode=9, flushed=True),
+    OBS,
+)
+_reg(
+    "cap.add-path-receive",
+    "RFC 7911 3",
+    "two paths with ids 1 and 2; withdrawing id 1 keeps id 2",
+    "path 2 kept, path 1 gone",
+    _addpath_receive,
+    OBS,
+)
+_reg(
+    "cap.add-path-send",
+    "RFC 7911 3",
+    "the target sends both paths of a prefix with distinct ids",
+    "two paths at the observer",
+    _addpath_send,
+    OBS,
+)
+_reg(
+    "cap.extended-message",
+    "RFC 8654 3",
+    "an UPDATE longer than 4096 octets once Extended Message is negotiated",
+    "accepted, route echoed",
+    _extended,
+    OBS,
+)
+_reg(
+    "cap.four-octet-as",
+    "RFC 6793 3",
+    "the target advertises the 4-octet AS capability",
+    "capability present",
+    _as4_cap,
+)
+_reg(
+    "cap.as4-path-merge",
+    "RFC 6793 4.2.3",
+    "from an OLD speaker, AS_TRANS + AS4_PATH become the 4-octet path",
+    f"observer sees AS_PATH [{AS4}]",
+    _as4_merge,
+    (*OBS, "as2"),
+)
+_reg(
+    "cap.as4-path-from-new-speaker",
+    "RFC 6793 4.1",
+    "AS4_PATH from a NEW speaker is discarded",
+    "AS_PATH unchanged, no AS4_PATH",
+    _as4_from_new,
+    OBS,
+)
+_reg(
+    "cap.as4-path-malformed",
+    "RFC 6793 6 / RFC 7606 7",
+    "malformed AS4_PATH from an OLD speaker is discarded",
+    "attribute-discard: route kept",
+    _as4_malformed,
+    (*OBS, "as2"),
+)
+_reg(
+    "cap.as-trans-to-old-speaker",
+    "RFC 6793 4.2.2",
+    "an OLD speaker gets AS_TRANS and AS4_PATH for a 4-octet AS",
+    f"AS_PATH [{AS_TRANS}], AS4_PATH [{AS4}]",
+    _as_trans_to_old,
+    (*OBS, "as2"),
+)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from ..codec.notification import Notification, code_name, subcode_name
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NA = "n/a"
@@ -77,7 +77,9 @@ def not_applicable(reason: str) -> Outcome:
 
 
 def describe_notification(n: Notification) -> str:
-    text = f"NOTIFICATION {n.code}/{n.subcode} ({code_name(n.code)}/{subcode_name(n.code, n.subcode)})"
+    text = (
+        f"NOTIFICATION {n.code}/{n.subcode} ({code_name(n.code)}/{subcode_name(n.code, n.subcode)})"
+    )
     if n.data and n.code != 6:
         text += f" data={n.data[:16].hex()}"
     return text
@@ -136,13 +138,19 @@ class Notify:
     def expected(self) -> str:
         sub = "/".join(str(s) for s in self.subcodes) if self.subcodes else "any"
         names = ", ".join(subcode_name(self.code, s) for s in self.subcodes)
-        return f"NOTIFICATION {self.code}/{sub} ({code_name(self.code)}{'/' + names if names else ''})"
+        return (
+            f"NOTIFICATION {self.code}/{sub} ({code_name(self.code)}{'/' + names if names else ''})"
+        )
 
     def judge(self, obs: Observation) -> Outcome:
         n = obs.notification
         if obs.crashed:
             return failed("target crashed")
-        if n is not None and n.code == self.code and (not self.subcodes or n.subcode in self.subcodes):
+        if (
+            n is not None
+            and n.code == self.code
+            and (not self.subcodes or n.subcode in self.subcodes)
+        ):
             return passed(obs.session_text())
         return failed(obs.session_text())
 
@@ -285,5 +293,8 @@ def select(pattern: str | None = None) -> list[Check]:
     return [
         c
         for c in checks
-        if any(fnmatch.fnmatchcase(c.id, p) or (not any(x in p for x in "*?[") and p in c.id) for p in pats)
+        if any(
+            fnmatch.fnmatchcase(c.id, p) or (not any(x in p for x in "*?[") and p in c.id)
+            for p in pats
+        )
     ]

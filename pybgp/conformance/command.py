@@ -33,11 +33,24 @@ def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> s
         raise click.BadParameter(f"{value!r} is not an IP address") from None
 
 
-def _families(ctx: click.Context, param: click.Parameter, value: str) -> tuple[tuple[int, int], ...]:
+def _addresses(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    out = tuple(str(_address(ctx, param, v)) for v in value)
+    if len(set(out)) != len(out):
+        raise click.BadParameter("the same address twice")
+    return out
+
+
+def _families(
+    ctx: click.Context, param: click.Parameter, value: str
+) -> tuple[tuple[int, int], ...]:
     names = [v.strip() for v in value.split(",") if v.strip()]
     bad = [n for n in names if n not in FAMILIES]
     if bad or not names:
-        raise click.BadParameter(f"unknown family {', '.join(bad) or '(none)'}; known: {', '.join(FAMILIES)}")
+        raise click.BadParameter(
+            f"unknown family {', '.join(bad) or '(none)'}; known: {', '.join(FAMILIES)}"
+        )
     return tuple(FAMILIES[n] for n in names)
 
 
@@ -47,7 +60,9 @@ def conformance() -> None:
 
 
 @conformance.command("list")
-@click.option("--only", "pattern", metavar="PATTERN", help="Glob or substring of check ids; comma-separated.")
+@click.option(
+    "--only", "pattern", metavar="PATTERN", help="Glob or substring of check ids; comma-separated."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def list_checks(pattern: str | None, as_json: bool) -> None:
     """Show every check with the RFC clause it tests."""
@@ -55,7 +70,16 @@ def list_checks(pattern: str | None, as_json: bool) -> None:
     if as_json:
         import json
 
-        rows = [{"id": c.id, "rfc": c.rfc, "title": c.title, "expected": c.expected, "needs": sorted(c.needs)} for c in checks]
+        rows = [
+            {
+                "id": c.id,
+                "rfc": c.rfc,
+                "title": c.title,
+                "expected": c.expected,
+                "needs": sorted(c.needs),
+            }
+            for c in checks
+        ]
         click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(list_table(checks))
@@ -65,26 +89,84 @@ ASN = click.IntRange(1, 2**32 - 1)
 
 
 @conformance.command("run")
-@click.option("--target", required=True, callback=_address, help="The speaker under test (the only address contacted).")
+@click.option(
+    "--target",
+    required=True,
+    callback=_address,
+    help="The speaker under test (the only address contacted).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=179, show_default=True)
 @click.option("--target-as", type=ASN, required=True, help="The target's AS number.")
-@click.option("--local-as", type=ASN, required=True, help="Our AS number (equal to --target-as: iBGP).")
-@click.option("--local-address", required=True, callback=_address, help="Source address of the test sessions.")
-@click.option("--observer-address", callback=_address, help="Second local address: a session that sees the routes the target echoes.")
-@click.option("--families", default="ipv4-unicast", show_default=True, callback=_families, help="Comma-separated families to negotiate.")
-@click.option("--only", "pattern", metavar="PATTERN", help="Only checks whose id matches (glob or substring; comma-separated).")
-@click.option("--timeout", type=click.FloatRange(0.2, 60), default=3.0, show_default=True, help="Seconds to wait for an answer or an echoed route.")
-@click.option("--window", type=click.FloatRange(0.1, 30), default=1.0, show_default=True, help="Seconds a session must stay quiet to count as up.")
-@click.option("--setup-timeout", type=click.FloatRange(1, 300), default=15.0, show_default=True, help="Seconds to wait for the target to accept a session.")
-@click.option("--max-time", type=click.FloatRange(10, 86400), default=900.0, show_default=True, help="Checks not started by then are reported n/a.")
+@click.option(
+    "--local-as", type=ASN, required=True, help="Our AS number (equal to --target-as: iBGP)."
+)
+@click.option(
+    "--local-address",
+    "local_addresses",
+    required=True,
+    multiple=True,
+    callback=_addresses,
+    help="Source address of the test sessions; repeat it to use several in turn.",
+)
+@click.option(
+    "--observer-address",
+    callback=_address,
+    help="Second local address: a session that sees the routes the target echoes.",
+)
+@click.option(
+    "--families",
+    default="ipv4-unicast",
+    show_default=True,
+    callback=_families,
+    help="Comma-separated families to negotiate.",
+)
+@click.option(
+    "--only",
+    "pattern",
+    metavar="PATTERN",
+    help="Only checks whose id matches (glob or substring; comma-separated).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.2, 60),
+    default=3.0,
+    show_default=True,
+    help="Seconds to wait for an answer or an echoed route.",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(0.1, 30),
+    default=1.0,
+    show_default=True,
+    help="Seconds a session must stay quiet to count as up.",
+)
+@click.option(
+    "--setup-timeout",
+    type=click.FloatRange(1, 300),
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for the target to accept a session.",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(10, 86400),
+    default=900.0,
+    show_default=True,
+    help="Checks not started by then are reported n/a.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--junit", "junit", type=click.Path(dir_okay=False, writable=True), help="Also write JUnit XML to FILE.")
+@click.option(
+    "--junit",
+    "junit",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write JUnit XML to FILE.",
+)
 def run_checks(
     target: str,
     port: int,
     target_as: int,
     local_as: int,
-    local_address: str,
+    local_addresses: tuple[str, ...],
     observer_address: str | None,
     families: tuple[tuple[int, int], ...],
     pattern: str | None,
@@ -96,16 +178,21 @@ def run_checks(
     junit: str | None,
 ) -> None:
     """Run the checks against TARGET and report pass / fail / n/a for each."""
-    if observer_address is not None and observer_address == local_address:
-        raise click.BadParameter("must differ from --local-address", param_hint="--observer-address")
-    if target in (local_address, observer_address):
-        raise click.BadParameter("the target cannot be one of our own addresses", param_hint="--target")
+    local_address, more = local_addresses[0], local_addresses[1:]
+    if observer_address is not None and observer_address in local_addresses:
+        raise click.BadParameter(
+            "must differ from --local-address", param_hint="--observer-address"
+        )
+    if target in (*local_addresses, observer_address):
+        raise click.BadParameter(
+            "the target cannot be one of our own addresses", param_hint="--target"
+        )
     checks = select(pattern)
     if not checks:
         raise click.UsageError(f"no check matches {pattern!r} (see `pybgp conformance list`)")
     cfg = RunConfig(
         target, target_as, local_as, local_address, observer_address, port, families,
-        timeout, window, setup_timeout, max_time,
+        timeout, window, setup_timeout, max_time, more_addresses=more,
     )  # fmt: skip
 
     def progress(r: Result) -> None:

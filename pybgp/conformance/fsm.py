@@ -12,6 +12,7 @@ KEEPALIVE times, tested on its own.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from ..codec.message import Keepalive, encode_message
@@ -93,12 +94,14 @@ async def _hold_timer(ctx: Context) -> Outcome:
 def judge_keepalives(times: list[float], hold: float, established_at: float) -> Outcome:
     """RFC 4271 4.4 and 10: KEEPALIVEs keep the session up and come at most once a second."""
     stamps = [established_at, *times]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     if len(times) < 2:
         return failed(f"{len(times)} KEEPALIVE(s) in the window (hold {hold:.0f} s)")
     worst, least = max(gaps), min(gaps[1:]) if len(gaps) > 1 else gaps[0]
     if worst >= hold:
-        return failed(f"a gap of {worst:.2f} s between KEEPALIVEs, not below the hold time {hold:.0f} s")
+        return failed(
+            f"a gap of {worst:.2f} s between KEEPALIVEs, not below the hold time {hold:.0f} s"
+        )
     if least < 0.9:
         return failed(f"KEEPALIVEs {least:.2f} s apart: more than one per second (RFC 4271 4.4)")
     return passed(f"{len(times)} KEEPALIVEs, gaps {least:.2f}..{worst:.2f} s (hold {hold:.0f} s)")
@@ -140,7 +143,7 @@ async def _hold_zero(ctx: Context) -> Outcome:
 
 async def _collision(ctx: Context) -> Outcome:
     first = await ctx.session()
-    second = ctx.probe()
+    second = ctx.probe(first.local)
     try:
         await second.connect(ctx.config.timeout)
     except ProbeError:
@@ -149,12 +152,16 @@ async def _collision(ctx: Context) -> Outcome:
     await second.wait(lambda: second.closed, ctx.config.timeout)
     await first.wait_reset(ctx.config.window)
     if first.closed or first.notification is not None:
-        return failed("the Established session was torn down: " + first._why("closed", first.log[-1]))
+        return failed(
+            "the Established session was torn down: " + first._why("closed", first.log[-1])
+        )
     if not second.closed:
         got = second.since(0, "keepalive")
         return failed("the colliding connection was kept" + (" and answered" if got else ""))
     how = second._why("closed", second.log[-1]) if second.log else "connection refused"
-    return passed(f"new connection closed ({how.removeprefix('target sent ')}), Established one kept")
+    return passed(
+        f"new connection closed ({how.removeprefix('target sent ')}), Established one kept"
+    )
 
 
 async def _cease_then_new(ctx: Context, data: bytes, what: str) -> Outcome:
@@ -190,17 +197,95 @@ def _reg(id_: str, rfc: str, title: str, expected: str, run: object) -> None:
     register(Check(id_, rfc, title, expected, run))  # type: ignore[arg-type]
 
 
-_reg("fsm.keepalive-in-opensent", "RFC 4271 8.2.2 / RFC 6608", "KEEPALIVE before our OPEN", Notify(FSM, (1,)).expected(), _keepalive_in_opensent)
-_reg("fsm.update-in-openconfirm", "RFC 4271 8.2.2 / RFC 6608", "UPDATE in OpenConfirm", Notify(FSM, (2,)).expected(), _update_in_openconfirm)
-_reg("fsm.open-in-established", "RFC 4271 8.2.2 / RFC 6608", "a second OPEN in Established", Notify(FSM, (3,)).expected(), _open_in_established)
-_reg("fsm.notification-then-close", "RFC 4271 6.1 / 8.2.2", "an error is reported with a NOTIFICATION, then the connection closes", "NOTIFICATION, then close", _notification_then_close)
-_reg("fsm.close-on-notification", "RFC 4271 8.2.2", "a NOTIFICATION received closes the connection", "close, no NOTIFICATION in reply", _close_on_notification)
-_reg("fsm.unknown-notification-code", "RFC 4271 6.4 / 8.2.2", "a NOTIFICATION with unknown code 99", "connection closed", _unknown_code)
-_reg("fsm.hold-timer", "RFC 4271 6.5 / 8.2.2", "the Hold Timer is enforced (hold 3 s, we go silent)", "NOTIFICATION 4/0 within the hold time", _hold_timer)
-_reg("fsm.keepalive-interval", "RFC 4271 4.4 / 10", "KEEPALIVEs keep a 3 s hold time and come at most once a second", "gaps >= 1 s and < hold time", _keepalives)
-_reg("fsm.hold-time-0", "RFC 4271 4.4", "no KEEPALIVEs when the Hold Time is 0", "no KEEPALIVE, session up", _hold_zero)
-_reg("fsm.collision-established", "RFC 4271 6.8", "a connection that collides with an Established session", "the new connection is closed, the Established one kept", _collision)
-_reg("fsm.cease-shutdown-message", "RFC 9003 2", "Cease/Administrative Shutdown with a shutdown communication", "connection closed; a new session comes up", lambda c: _cease_then_new(c, _msg("pybgp conformance: maintenance"), "with a message"))
-_reg("fsm.cease-long-message", "RFC 9003 2", "shutdown communication of 255 octets of multibyte UTF-8", "connection closed; a new session comes up", lambda c: _cease_then_new(c, _msg("é" * 127 + "x"), "with a 255-octet message"))
-_reg("fsm.cease-bad-message-length", "RFC 9003 2", "shutdown communication whose length overruns the data", "connection closed; a new session comes up", lambda c: _cease_then_new(c, b"\x64abc", "with a bad length"))
+_reg(
+    "fsm.keepalive-in-opensent",
+    "RFC 4271 8.2.2 / RFC 6608",
+    "KEEPALIVE before our OPEN",
+    Notify(FSM, (1,)).expected(),
+    _keepalive_in_opensent,
+)
+_reg(
+    "fsm.update-in-openconfirm",
+    "RFC 4271 8.2.2 / RFC 6608",
+    "UPDATE in OpenConfirm",
+    Notify(FSM, (2,)).expected(),
+    _update_in_openconfirm,
+)
+_reg(
+    "fsm.open-in-established",
+    "RFC 4271 8.2.2 / RFC 6608",
+    "a second OPEN in Established",
+    Notify(FSM, (3,)).expected(),
+    _open_in_established,
+)
+_reg(
+    "fsm.notification-then-close",
+    "RFC 4271 6.1 / 8.2.2",
+    "an error is reported with a NOTIFICATION, then the connection closes",
+    "NOTIFICATION, then close",
+    _notification_then_close,
+)
+_reg(
+    "fsm.close-on-notification",
+    "RFC 4271 8.2.2",
+    "a NOTIFICATION received closes the connection",
+    "close, no NOTIFICATION in reply",
+    _close_on_notification,
+)
+_reg(
+    "fsm.unknown-notification-code",
+    "RFC 4271 6.4 / 8.2.2",
+    "a NOTIFICATION with unknown code 99",
+    "connection closed",
+    _unknown_code,
+)
+_reg(
+    "fsm.hold-timer",
+    "RFC 4271 6.5 / 8.2.2",
+    "the Hold Timer is enforced (hold 3 s, we go silent)",
+    "NOTIFICATION 4/0 within the hold time",
+    _hold_timer,
+)
+_reg(
+    "fsm.keepalive-interval",
+    "RFC 4271 4.4 / 10",
+    "KEEPALIVEs keep a 3 s hold time and come at most once a second",
+    "gaps >= 1 s and < hold time",
+    _keepalives,
+)
+_reg(
+    "fsm.hold-time-0",
+    "RFC 4271 4.4",
+    "no KEEPALIVEs when the Hold Time is 0",
+    "no KEEPALIVE, session up",
+    _hold_zero,
+)
+_reg(
+    "fsm.collision-established",
+    "RFC 4271 6.8",
+    "a connection that collides with an Established session",
+    "the new connection is closed, the Established one kept",
+    _collision,
+)
+_reg(
+    "fsm.cease-shutdown-message",
+    "RFC 9003 2",
+    "Cease/Administrative Shutdown with a shutdown communication",
+    "connection closed; a new session comes up",
+    lambda c: _cease_then_new(c, _msg("pybgp conformance: maintenance"), "with a message"),
+)
+_reg(
+    "fsm.cease-long-message",
+    "RFC 9003 2",
+    "shutdown communication of 255 octets of multibyte UTF-8",
+    "connection closed; a new session comes up",
+    lambda c: _cease_then_new(c, _msg("é" * 127 + "x"), "with a 255-octet message"),
+)
+_reg(
+    "fsm.cease-bad-message-length",
+    "RFC 9003 2",
+    "shutdown communication whose length overruns the data",
+    "connection closed; a new session comes up",
+    lambda c: _cease_then_new(c, b"\x64abc", "with a bad length"),
+)
 _ = Keepalive

@@ -45,7 +45,9 @@ async def _accepted(make: Callable[[Context], tuple[Open, bytes | None]], ctx: C
 
 def _wrong_as(ctx: Context) -> int:
     asn = ctx.config.local_as
-    return asn + 1 if asn + 1 <= 0xFFFF and asn + 1 != AS_TRANS else 64512 if asn != 64512 else 64513
+    return (
+        asn + 1 if asn + 1 <= 0xFFFF and asn + 1 != AS_TRANS else 64512 if asn != 64512 else 64513
+    )
 
 
 def _open(ctx: Context, **kw: object) -> bytes:
@@ -148,18 +150,78 @@ async def _target_open(ctx: Context) -> Outcome:
 
 
 _REJECT: tuple[tuple[str, str, str, Build, Expectation], ...] = (
-    ("open.version-3", "RFC 4271 6.2", "Version 3", lambda c: wire.open_message(c.our_open(), version=3), Notify(OPEN_ERR, (VERSION,))),
-    ("open.version-5", "RFC 4271 6.2", "Version 5", lambda c: wire.open_message(c.our_open(), version=5), Notify(OPEN_ERR, (VERSION,))),
-    ("open.bad-peer-as", "RFC 4271 6.2", "My AS is not the configured peer AS", _bad_as, Notify(OPEN_ERR, (PEER_AS,))),
+    (
+        "open.version-3",
+        "RFC 4271 6.2",
+        "Version 3",
+        lambda c: wire.open_message(c.our_open(), version=3),
+        Notify(OPEN_ERR, (VERSION,)),
+    ),
+    (
+        "open.version-5",
+        "RFC 4271 6.2",
+        "Version 5",
+        lambda c: wire.open_message(c.our_open(), version=5),
+        Notify(OPEN_ERR, (VERSION,)),
+    ),
+    (
+        "open.bad-peer-as",
+        "RFC 4271 6.2",
+        "My AS is not the configured peer AS",
+        _bad_as,
+        Notify(OPEN_ERR, (PEER_AS,)),
+    ),
     ("open.as-zero", "RFC 7607 2", "My AS 0", _as_zero, Notify(OPEN_ERR, (PEER_AS,))),
-    ("open.as4-capability-zero", "RFC 7607 2", "4-octet AS capability carrying AS 0", _as4_zero, Notify(OPEN_ERR, (PEER_AS,))),
-    ("open.hold-time-1", "RFC 4271 6.2", "Hold Time 1", lambda c: _open(c, hold=1), Notify(OPEN_ERR, (HOLD,))),
-    ("open.hold-time-2", "RFC 4271 6.2", "Hold Time 2", lambda c: _open(c, hold=2), Notify(OPEN_ERR, (HOLD,))),
-    ("open.bgp-id-zero", "RFC 4271 6.2 / RFC 6286 2.2", "BGP Identifier 0.0.0.0", lambda c: _with_id(c, b"\0\0\0\0"), Notify(OPEN_ERR, (BGP_ID,))),
-    ("open.unsupported-parameter", "RFC 4271 6.2", "Optional Parameter of type 200", lambda c: _params(c, bytes((len(_caps(c)) + 4, 2, len(_caps(c)))) + _caps(c) + b"\xc8\x00"), Notify(OPEN_ERR, (PARAM,))),
-    ("open.truncated-capability", "RFC 4271 6.2 / RFC 5492", "capability longer than its parameter", lambda c: _params(c, b"\x06\x02\x04\x41\x04\x00\x00"), Notify(OPEN_ERR)),
-    ("open.parameter-overrun", "RFC 4271 6.2", "Optional Parameter longer than Opt Parm Len", lambda c: _params(c, b"\x04\x02\x08\x01\x04"), Notify(OPEN_ERR)),
-)  # fmt: skip
+    (
+        "open.as4-capability-zero",
+        "RFC 7607 2",
+        "4-octet AS capability carrying AS 0",
+        _as4_zero,
+        Notify(OPEN_ERR, (PEER_AS,)),
+    ),
+    (
+        "open.hold-time-1",
+        "RFC 4271 6.2",
+        "Hold Time 1",
+        lambda c: _open(c, hold=1),
+        Notify(OPEN_ERR, (HOLD,)),
+    ),
+    (
+        "open.hold-time-2",
+        "RFC 4271 6.2",
+        "Hold Time 2",
+        lambda c: _open(c, hold=2),
+        Notify(OPEN_ERR, (HOLD,)),
+    ),
+    (
+        "open.bgp-id-zero",
+        "RFC 4271 6.2 / RFC 6286 2.2",
+        "BGP Identifier 0.0.0.0",
+        lambda c: _with_id(c, b"\0\0\0\0"),
+        Notify(OPEN_ERR, (BGP_ID,)),
+    ),
+    (
+        "open.unsupported-parameter",
+        "RFC 4271 6.2",
+        "Optional Parameter of type 200",
+        lambda c: _params(c, bytes((len(_caps(c)) + 4, 2, len(_caps(c)))) + _caps(c) + b"\xc8\x00"),
+        Notify(OPEN_ERR, (PARAM,)),
+    ),
+    (
+        "open.truncated-capability",
+        "RFC 4271 6.2 / RFC 5492",
+        "capability longer than its parameter",
+        lambda c: _params(c, b"\x06\x02\x04\x41\x04\x00\x00"),
+        Notify(OPEN_ERR),
+    ),
+    (
+        "open.parameter-overrun",
+        "RFC 4271 6.2",
+        "Optional Parameter longer than Opt Parm Len",
+        lambda c: _params(c, b"\x04\x02\x08\x01\x04"),
+        Notify(OPEN_ERR),
+    ),
+)
 
 for _id, _rfc, _title, _build, _expect in _REJECT:
     register(Check(_id, _rfc, _title, _expect.expected(), partial(_rejected, _build, _expect)))
@@ -169,18 +231,77 @@ def _same_id(ctx: Context) -> bytes:
     return _with_id(ctx, ctx.target_id)
 
 
-register(Check("open.bgp-id-same-as-target", "RFC 6286 2.2", "iBGP peer with the target's own BGP Identifier", Notify(OPEN_ERR, (BGP_ID,)).expected(), partial(_rejected, _same_id, Notify(OPEN_ERR, (BGP_ID,))), frozenset({"ibgp"})))
+register(
+    Check(
+        "open.bgp-id-same-as-target",
+        "RFC 6286 2.2",
+        "iBGP peer with the target's own BGP Identifier",
+        Notify(OPEN_ERR, (BGP_ID,)).expected(),
+        partial(_rejected, _same_id, Notify(OPEN_ERR, (BGP_ID,))),
+        frozenset({"ibgp"}),
+    )
+)
 
-_ACCEPT: tuple[tuple[str, str, str, Callable[[Context], tuple[Open, bytes]], frozenset[str]], ...] = (
-    ("open.unknown-capability", "RFC 5492 4", "unknown capability 250 is ignored", _unknown_cap, frozenset()),
-    ("open.unknown-family", "RFC 4760 8 / RFC 5492", "Multiprotocol capability for AFI 9999", _unknown_family, frozenset()),
-    ("open.capabilities-in-two-parameters", "RFC 5492 4", "capabilities split over two Capabilities parameters", _two_params, frozenset()),
-    ("open.two-octet-speaker", "RFC 6793 4.1", "an OLD speaker without the 4-octet AS capability", _two_octet, frozenset({"as2"})),
-)  # fmt: skip
+_ACCEPT: tuple[
+    tuple[str, str, str, Callable[[Context], tuple[Open, bytes]], frozenset[str]], ...
+] = (
+    (
+        "open.unknown-capability",
+        "RFC 5492 4",
+        "unknown capability 250 is ignored",
+        _unknown_cap,
+        frozenset(),
+    ),
+    (
+        "open.unknown-family",
+        "RFC 4760 8 / RFC 5492",
+        "Multiprotocol capability for AFI 9999",
+        _unknown_family,
+        frozenset(),
+    ),
+    (
+        "open.capabilities-in-two-parameters",
+        "RFC 5492 4",
+        "capabilities split over two Capabilities parameters",
+        _two_params,
+        frozenset(),
+    ),
+    (
+        "open.two-octet-speaker",
+        "RFC 6793 4.1",
+        "an OLD speaker without the 4-octet AS capability",
+        _two_octet,
+        frozenset({"as2"}),
+    ),
+)
 
 for _id, _rfc, _title, _make, _needs in _ACCEPT:
     register(Check(_id, _rfc, _title, "session established", partial(_accepted, _make), _needs))
 
-register(Check("open.hold-time-3", "RFC 4271 4.2", "Hold Time 3 (the smallest allowed)", "session established (or refused with 2/6, which RFC 4271 allows)", partial(_hold_ok, 3)))
-register(Check("open.hold-time-0", "RFC 4271 4.2", "Hold Time 0 (no keepalives)", "session established (or refused with 2/6, which RFC 4271 allows)", partial(_hold_ok, 0)))
-register(Check("open.target-open", "RFC 4271 4.2 / RFC 6793 4.1", "the target's own OPEN is well-formed", "version 4, hold 0 or >= 3, identifier not 0, My AS consistent with its 4-octet AS", _target_open))
+register(
+    Check(
+        "open.hold-time-3",
+        "RFC 4271 4.2",
+        "Hold Time 3 (the smallest allowed)",
+        "session established (or refused with 2/6, which RFC 4271 allows)",
+        partial(_hold_ok, 3),
+    )
+)
+register(
+    Check(
+        "open.hold-time-0",
+        "RFC 4271 4.2",
+        "Hold Time 0 (no keepalives)",
+        "session established (or refused with 2/6, which RFC 4271 allows)",
+        partial(_hold_ok, 0),
+    )
+)
+register(
+    Check(
+        "open.target-open",
+        "RFC 4271 4.2 / RFC 6793 4.1",
+        "the target's own OPEN is well-formed",
+        "version 4, hold 0 or >= 3, identifier not 0, My AS consistent with its 4-octet AS",
+        _target_open,
+    )
+)

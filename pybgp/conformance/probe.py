@@ -81,7 +81,9 @@ class Probe:
                 timeout,
             )
         except (OSError, TimeoutError) as exc:
-            raise ProbeError(f"cannot connect to {self.target.address}: {exc or 'timeout'}") from None
+            raise ProbeError(
+                f"cannot connect to {self.target.address}: {exc or 'timeout'}"
+            ) from None
         self._tasks.append(asyncio.create_task(self._read_loop()))
 
     def send(self, data: bytes) -> None:
@@ -206,7 +208,9 @@ class Probe:
                 return False
             await asyncio.sleep(step)
 
-    async def wait_message(self, mark: int, kinds: tuple[str, ...], timeout: float) -> Received | None:
+    async def wait_message(
+        self, mark: int, kinds: tuple[str, ...], timeout: float
+    ) -> Received | None:
         found: list[Received] = []
 
         def pred() -> bool:
@@ -221,7 +225,9 @@ class Probe:
         return await self.wait(lambda: self.closed or self.notification is not None, timeout)
 
     # ------------------------------------------------------------------ sessions
-    async def establish(self, our_open: Open, timeout: float, raw_open: bytes | None = None) -> Open:
+    async def establish(
+        self, our_open: Open, timeout: float, raw_open: bytes | None = None
+    ) -> Open:
         """OPEN exchange up to Established; ``ProbeError`` says why it did not get there."""
         self.local_open = our_open
         self.send(raw_open if raw_open is not None else encode_message(our_open))
@@ -232,7 +238,9 @@ class Probe:
         self.options = negotiate_options(our_open, self.peer_open)
         self.send(encode_message(Keepalive()))
         mark = len(self.log)
-        got = await self.wait_message(mark, ("keepalive", "notification", "closed", "update"), timeout)
+        got = await self.wait_message(
+            mark, ("keepalive", "notification", "closed", "update"), timeout
+        )
         if got is None or got.kind not in ("keepalive", "update"):
             raise ProbeError(self._why("no KEEPALIVE after the OPENs", got))
         self.established = True

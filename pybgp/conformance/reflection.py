@@ -41,7 +41,10 @@ def judge_reflected(
         problems.append(f"ORIGINATOR_ID {got}, expected {_ip(originator)}")
     cl = a.cluster_list
     if len(cl) != len(cluster_tail) + 1 or tuple(cl[1:]) != cluster_tail:
-        problems.append(f"CLUSTER_LIST {[_ip(c) for c in cl]}, expected [<cluster id>, {', '.join(_ip(c) for c in cluster_tail)}]")
+        problems.append(
+            f"CLUSTER_LIST {[_ip(c) for c in cl]}, expected "
+            f"[<cluster id>, {', '.join(_ip(c) for c in cluster_tail)}]"
+        )
     if next_hop is not None and a.next_hop != next_hop:
         problems.append(f"NEXT_HOP {_ip(a.next_hop) if a.next_hop else None} changed")
     if med is not None and a.med != med:
@@ -113,7 +116,7 @@ async def _dropped(ctx: Context, what: str) -> Outcome:
     if what == "cluster":
         cid = ctx.memo.get("cluster_id")
         if cid is None:
-            _, a = await _reflect(ctx, b"")
+            await _reflect(ctx, b"")
             await ctx.finish()
             cid = ctx.memo.get("cluster_id")
         if not isinstance(cid, bytes):
@@ -133,11 +136,47 @@ async def _dropped(ctx: Context, what: str) -> Outcome:
 
 NEEDS = frozenset({"observer", "ibgp"})
 for _id, _rfc, _title, _expected, _run in (
-    ("rr.originator-and-cluster", "RFC 4456 8", "a reflected route gets ORIGINATOR_ID (the sender's id) and a CLUSTER_LIST", "ORIGINATOR_ID = sender's BGP Identifier, CLUSTER_LIST = [cluster id]", _basic),
-    ("rr.originator-id-kept", "RFC 4456 8", "an existing ORIGINATOR_ID is not replaced", "ORIGINATOR_ID as sent", _keeps_originator),
-    ("rr.cluster-list-prepended", "RFC 4456 8", "the CLUSTER_ID is prepended to an existing CLUSTER_LIST", "CLUSTER_LIST = [cluster id, as sent]", _prepends),
-    ("rr.attributes-unchanged", "RFC 4456 10", "NEXT_HOP, MED, LOCAL_PREF and AS_PATH are not changed", "attributes as sent", _unchanged),
-    ("rr.own-cluster-id-dropped", "RFC 4456 8", "a route whose CLUSTER_LIST holds the reflector's CLUSTER_ID is ignored", "route not reflected, session up", partial(_dropped, what="cluster")),
-    ("rr.own-originator-id-dropped", "RFC 4456 8", "a route whose ORIGINATOR_ID is the reflector's own id is ignored", "route not reflected, session up", partial(_dropped, what="originator")),
-):  # fmt: skip
+    (
+        "rr.originator-and-cluster",
+        "RFC 4456 8",
+        "a reflected route gets ORIGINATOR_ID (the sender's id) and a CLUSTER_LIST",
+        "ORIGINATOR_ID = sender's BGP Identifier, CLUSTER_LIST = [cluster id]",
+        _basic,
+    ),
+    (
+        "rr.originator-id-kept",
+        "RFC 4456 8",
+        "an existing ORIGINATOR_ID is not replaced",
+        "ORIGINATOR_ID as sent",
+        _keeps_originator,
+    ),
+    (
+        "rr.cluster-list-prepended",
+        "RFC 4456 8",
+        "the CLUSTER_ID is prepended to an existing CLUSTER_LIST",
+        "CLUSTER_LIST = [cluster id, as sent]",
+        _prepends,
+    ),
+    (
+        "rr.attributes-unchanged",
+        "RFC 4456 10",
+        "NEXT_HOP, MED, LOCAL_PREF and AS_PATH are not changed",
+        "attributes as sent",
+        _unchanged,
+    ),
+    (
+        "rr.own-cluster-id-dropped",
+        "RFC 4456 8",
+        "a route whose CLUSTER_LIST holds the reflector's CLUSTER_ID is ignored",
+        "route not reflected, session up",
+        partial(_dropped, what="cluster"),
+    ),
+    (
+        "rr.own-originator-id-dropped",
+        "RFC 4456 8",
+        "a route whose ORIGINATOR_ID is the reflector's own id is ignored",
+        "route not reflected, session up",
+        partial(_dropped, what="originator"),
+    ),
+):
     register(Check(_id, _rfc, _title, _expected, _run, NEEDS))

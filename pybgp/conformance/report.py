@@ -20,7 +20,12 @@ __all__ = ["summary", "table", "to_json", "to_junit", "list_table"]
 
 def summary(results: list[Result]) -> dict[str, int]:
     c = Counter(r.verdict for r in results)
-    return {"pass": c[Verdict.PASS], "fail": c[Verdict.FAIL], "n/a": c[Verdict.NA], "total": len(results)}
+    return {
+        "pass": c[Verdict.PASS],
+        "fail": c[Verdict.FAIL],
+        "n/a": c[Verdict.NA],
+        "total": len(results),
+    }
 
 
 def _clip(text: str, n: int) -> str:
@@ -31,9 +36,14 @@ def table(results: list[Result], target: str = "") -> str:
     w = max((len(r.id) for r in results), default=10)
     lines = [f"{'check':<{w}}  {'verdict':<7}  {'rfc':<26}  seen"]
     for r in results:
-        lines.append(f"{r.id:<{w}}  {r.verdict.value:<7}  {_clip(r.rfc, 26):<26}  {_clip(r.seen, 90)}")
+        lines.append(
+            f"{r.id:<{w}}  {r.verdict.value:<7}  {_clip(r.rfc, 26):<26}  {_clip(r.seen, 90)}"
+        )
     s = summary(results)
-    lines.append(f"{target + ': ' if target else ''}{s['pass']} pass, {s['fail']} fail, {s['n/a']} n/a ({s['total']} checks)")
+    lines.append(
+        f"{target + ': ' if target else ''}{s['pass']} pass, {s['fail']} fail, "
+        f"{s['n/a']} n/a ({s['total']} checks)"
+    )
     return "\n".join(lines)
 
 
@@ -69,7 +79,13 @@ def to_junit(results: list[Result], target: str = "") -> str:
         time=f"{sum(r.seconds for r in results):.2f}",
     )
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname=f"conformance.{r.id.split('.')[0]}", name=r.id, time=f"{r.seconds:.2f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"conformance.{r.id.split('.')[0]}",
+            name=r.id,
+            time=f"{r.seconds:.2f}",
+        )
         text = f"{r.rfc}: {r.title}\nexpected: {r.expected}\nseen: {r.seen}"
         if r.verdict == Verdict.FAIL:
             ET.SubElement(case, "failure", message=r.seen).text = text

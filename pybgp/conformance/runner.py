@@ -73,6 +73,7 @@ class RunConfig:
     target_as: int
     local_as: int
     local_address: str
+    """Source address of the sender sessions."""
     observer_address: str | None = None
     port: int = 179
     families: tuple[AfiSafi, ...] = ((1, 1),)
@@ -85,6 +86,14 @@ class RunConfig:
     max_time: float = 900.0
     local_id: str | None = None
     observer_id: str | None = None
+    more_addresses: tuple[str, ...] = ()
+    """More sender addresses, used in turn with ``local_address``: a target that waits
+    after an error before it accepts the same neighbor again (BIRD's error wait, idle
+    hold timers) is not waited for while another neighbor is ready."""
+
+    @property
+    def senders(self) -> tuple[str, ...]:
+        return (self.local_address, *self.more_addresses)
 
     @property
     def ibgp(self) -> bool:
@@ -125,6 +134,7 @@ class Context:
     echo time measured at setup, between ``window`` and ``timeout``."""
     _probes: list[Probe] = field(default_factory=list)
     _prefix: int = 0
+    _turn: int = -1
 
     @property
     def target(self) -> Target:
@@ -134,7 +144,11 @@ class Context:
     @property
     def local_id(self) -> bytes:
         c = self.config
-        return ipaddress.ip_address(c.local_id).packed if c.local_id else _id(c.local_address, "10.255.255.1")
+        return (
+            ipaddress.ip_address(c.local_id).packed
+            if c.local_id
+            else _id(c.local_address, "10.255.255.1")
+        )
 
     @property
     def observer_id(self) -> bytes:
@@ -195,24 +209,39 @@ class Context:
             marker=marker,
         )
 
-    def announce(self, probe: Probe, prefix: int, marker: int = 1, extra: bytes = b"", skip: tuple[int, ...] = ()) -> bytes:
-        data = wire.update(attrs=wire.route_attrs(self.spec(probe, marker), extra=extra, skip=skip), nlri=wire.nlri((prefix,)))
+    def announce(
+        self,
+        probe: Probe,
+        prefix: int,
+        marker: int = 1,
+        extra: bytes = b"",
+        skip: tuple[int, ...] = (),
+    ) -> bytes:
+        data = wire.update(
+            attrs=wire.route_attrs(self.spec(probe, marker), extra=extra, skip=skip),
+            nlri=wire.nlri((prefix,)),
+        )
         probe.send(data)
         return data
 
     # ------------------------------------------------------------------ sessions
     def probe(self, local: str | None = None, name: str = "sender") -> Probe:
         """A new, unconnected probe, closed by ``finish``."""
-        p = Probe(self.target, local or self.config.local_address, name)
+        p = Probe(self.target, local or self.next_sender(), name)
         self._probes.append(p)
         return p
+
+    def next_sender(self) -> str:
+        senders = self.config.senders
+        self._turn = (self._turn + 1) % len(senders)
+        return senders[self._turn]
 
     async def connect(self, local: str | None = None, name: str = "sender") -> Probe:
         """A connected probe that has seen the target's OPEN (retried while refused)."""
         deadline = time.monotonic() + self.config.setup_timeout
         last = "timeout"
         while True:
-            p = Probe(self.target, local or self.config.local_address, name)
+            p = Probe(self.target, local or self.next_sender(), name)
             self._probes.append(p)
             try:
                 await p.connect(min(5.0, self.config.setup_timeout))
@@ -227,7 +256,9 @@ class Context:
                 raise ProbeError(f"target does not accept a session: {last}")
             await asyncio.sleep(0.3)
 
-    async def session(self, our_open: Open | None = None, local: str | None = None, name: str = "sender") -> Probe:
+    async def session(
+        self, our_open: Open | None = None, local: str | None = None, name: str = "sender"
+    ) -> Probe:
         """An Established sender session (retried while the target refuses it)."""
         deadline = time.monotonic() + self.config.setup_timeout
         while True:
@@ -279,7 +310,9 @@ class Context:
             await self.observer.wait(lambda: not self.observer_has(prefix), c.timeout)
 
     async def ensure_observer(self) -> None:
-        if self.config.observer_address is not None and (self.observer is None or self.observer.closed):
+        if self.config.observer_address is not None and (
+            self.observer is None or self.observer.closed
+        ):
             if self.observer is not None:
                 await self.observer.close()
             self.observer = None
@@ -306,7 +339,11 @@ class Context:
 
     # ------------------------------------------------------------------ flows
     async def watch(
-        self, probe: Probe, expect: Expectation, prefix: int | None = None, marker: int | None = None
+        self,
+        probe: Probe,
+        expect: Expectation,
+        prefix: int | None = None,
+        marker: int | None = None,
     ) -> Observation:
         """Wait for the target's reaction to what ``probe`` just sent, as ``expect`` needs.
 
@@ -360,7 +397,9 @@ class Context:
         obs = await self.watch(probe, expect, prefix if self.echo else None, marker)
         return expect.judge(obs)
 
-    async def message_flow(self, data: bytes, expect: Expectation, our_open: Open | None = None) -> Outcome:
+    async def message_flow(
+        self, data: bytes, expect: Expectation, our_open: Open | None = None
+    ) -> Outcome:
         probe = await self.session(our_open)
         probe.send(data)
         return expect.judge(await self.watch(probe, expect))
@@ -396,7 +435,9 @@ async def run(
             t0 = time.monotonic()
             why = needs_met(ctx, check)
             if t0 - started > config.max_time:
-                outcome = not_applicable(f"not run: the run exceeded --max-time {config.max_time:.0f}s")
+                outcome = not_applicable(
+                    f"not run: the run exceeded --max-time {config.max_time:.0f}s"
+                )
             elif why is not None:
                 outcome = not_applicable(why)
             else:
@@ -411,7 +452,15 @@ async def run(
                 if hook is not None:
                     outcome = await hook(check, outcome)
                 await ctx.ensure_observer()
-            r = Result(check.id, check.rfc, check.title, check.expected, outcome.verdict, outcome.seen, round(time.monotonic() - t0, 2))
+            r = Result(
+                check.id,
+                check.rfc,
+                check.title,
+                check.expected,
+                outcome.verdict,
+                outcome.seen,
+                round(time.monotonic() - t0, 2),
+            )
             results.append(r)
             if progress is not None:
                 progress(r)

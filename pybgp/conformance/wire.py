@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 
-def message(mtype: int, body: bytes = b"", length: int | None = None, marker: bytes = MARKER) -> bytes:
+def message(
+    mtype: int, body: bytes = b"", length: int | None = None, marker: bytes = MARKER
+) -> bytes:
     """A message with its header; ``length`` overrides the Length field (to break it)."""
     n = 19 + len(body) if length is None else length
     return marker + pack("!HB", n, mtype) + body
@@ -60,7 +62,9 @@ def origin(value: int = 0, flags: int = 0x40) -> bytes:
     return attr(flags, 1, bytes((value,)))
 
 
-def as_path(asns: tuple[int, ...] = (), four: bool = True, flags: int = 0x40, seg_type: int = 2) -> bytes:
+def as_path(
+    asns: tuple[int, ...] = (), four: bool = True, flags: int = 0x40, seg_type: int = 2
+) -> bytes:
     if not asns:
         return attr(flags, 2, b"")
     fmt = "!BB%d%s" % (len(asns), "I" if four else "H")
@@ -115,7 +119,11 @@ def route_attrs(spec: RouteSpec, *, skip: tuple[int, ...] = (), extra: bytes = b
     ``skip`` leaves attribute type codes out (to test missing or replaced ones);
     ``extra`` is appended (crafted attributes).
     """
-    path = () if spec.ibgp else (spec.local_as if spec.four_octet or spec.local_as <= 0xFFFF else 23456,)
+    path = (
+        ()
+        if spec.ibgp
+        else (spec.local_as if spec.four_octet or spec.local_as <= 0xFFFF else 23456,)
+    )
     parts = {
         1: origin(0),
         2: as_path(path, spec.four_octet),
