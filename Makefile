@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DAEMONS := bird2 frr gobgpd exabgp tcpdump
 
-.PHONY: setup demo daemons lint test test-fast bench clean
+.PHONY: setup demo daemons lint test test-fast bench clean conformance-matrix
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ test: setup daemons lint
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not lab"
+
+# Run `pybgp conformance` against pybgp, BIRD, FRR, GoBGP and ExaBGP (root, namespaces)
+# and rewrite docs/conformance.md and docs/conformance-matrix.json.
+conformance-matrix: setup daemons
+	$(BIN)/python -m tests.lab.conformance_matrix
 
 bench: setup
 	$(BIN)/python bench/decode.py

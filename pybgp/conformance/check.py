@@ -99,6 +99,8 @@ class Observation:
     """The observer saw the test route's latest version (the changed community)."""
     crashed: bool = False
     """The target stopped answering (set by a harness that watches the process)."""
+    note: str = ""
+    """Anything else worth reporting (a malformed UPDATE the observer received)."""
 
     @property
     def reset(self) -> bool:
@@ -117,8 +119,10 @@ class Observation:
 
     def text(self) -> str:
         parts = [self.session_text()]
-        if self.route != "unknown":
+        if self.route != "unknown" and not self.reset:
             parts.append(f"route {self.route} at the observer")
+        if self.note:
+            parts.append(self.note)
         return "; ".join(parts)
 
 

@@ -173,6 +173,8 @@ class Probe:
             m = u.mp_unreach
             for i, p in enumerate(m.withdrawn):
                 self.rib.pop((m.afi, p, m.path_ids[i] if m.path_ids else 0), None)
+        if u.errors:
+            self.log.append(Received(now, "bad", u.errors[0]))
         if u.errors or u.attrs is None:
             for i, p in enumerate(u.nlri):  # a malformed one: what we saw is withdrawn
                 self.rib.pop((1, p, u.nlri_ids[i] if u.nlri_ids else 0), None)

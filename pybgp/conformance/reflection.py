@@ -56,10 +56,12 @@ def judge_reflected(
     return passed(f"ORIGINATOR_ID {_ip(originator)}, CLUSTER_LIST {[_ip(c) for c in cl]}")
 
 
-async def _reflect(ctx: Context, extra: bytes) -> tuple[Probe, AttrSet | None]:
+async def _reflect(
+    ctx: Context, extra: bytes, skip: tuple[int, ...] = ()
+) -> tuple[Probe, AttrSet | None]:
     s = await ctx.session()
     prefix = ctx.next_prefix()
-    ctx.announce(s, prefix, 1, extra)
+    ctx.announce(s, prefix, 1, extra, skip)
     await s.wait(lambda: ctx.observer_has(prefix) or s.closed, ctx.config.timeout)
     assert ctx.observer is not None
     paths = ctx.observer.paths(prefix)
@@ -70,11 +72,12 @@ async def _reflect(ctx: Context, extra: bytes) -> tuple[Probe, AttrSet | None]:
 
 
 async def _basic(ctx: Context) -> Outcome:
-    s, a = await _reflect(ctx, wire.med(7) + wire.attr(0x40, 5, (150).to_bytes(4, "big")))
+    lp150 = wire.local_pref(150)
+    s, a = await _reflect(ctx, wire.med(7) + lp150, skip=(5,))
     if a is None:
         return failed("route not reflected")
     nh = ctx.spec(s).next_hop
-    return judge_reflected(a, ctx.local_id, (), nh, 7, None)
+    return judge_reflected(a, ctx.local_id, (), nh, 7, 150)
 
 
 async def _keeps_originator(ctx: Context) -> Outcome:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..codec.errors import BgpError
 from ..codec.notification import Notification
 from ..codec.open import (
     AddPath,
@@ -353,6 +354,7 @@ class Context:
         """
         c = self.config
         echo = self.echo and prefix is not None
+        mark = len(self.observer.log) if self.observer is not None else 0
 
         def reset() -> bool:
             return probe.closed or probe.notification is not None
@@ -371,7 +373,15 @@ class Context:
         if echo and prefix is not None:
             route = "present" if self.observer_has(prefix) else "absent"
         seen_marker = echo and prefix is not None and marker is not None
+        note = ""
+        if echo and self.observer is not None:
+            bad = self.observer.since(mark, "bad")
+            if bad:
+                err = bad[0].value
+                why = err.describe() if isinstance(err, BgpError) else str(err)
+                note = f"the observer received a malformed UPDATE ({why})"
         return Observation(
+            note=note,
             notification=probe.notification,
             closed=probe.closed,
             route=route,

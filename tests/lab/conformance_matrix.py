@@ -47,7 +47,7 @@ DOC = REPO / "docs" / "conformance.md"
 MATRIX = REPO / "docs" / "conformance-matrix.json"
 TARGETS = ("pybgp", "bird", "frr", "gobgp", "exabgp")
 AS = 65000
-SENDERS = 4
+SENDERS = 6
 """Sender addresses used in turn, so that no target's restart delay is waited for."""
 BEGIN, END = "<!-- matrix:begin -->", "<!-- matrix:end -->"
 
