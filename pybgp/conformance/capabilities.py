@@ -12,6 +12,7 @@ prefix, a long UPDATE, an AS path rebuilt from AS4_PATH.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 from ..codec.attributes import AttrSet
@@ -27,7 +28,7 @@ from ..codec.refresh import RouteRefresh
 from ..codec.update import Update
 from . import wire
 from .check import Check, Keep, Outcome, StayUp, failed, not_applicable, passed, register
-from .probe import Probe
+from .probe import Probe, ProbeError
 from .runner import AS_TRANS, Context
 
 __all__: list[str] = []
@@ -194,23 +195,34 @@ async def _restart(ctx: Context, before: Probe, flags: int = 0x8, restart: int =
 async def _gr_keeps(ctx: Context, eor: bool) -> Outcome:
     if (why := _target_gr(ctx)) is not None:
         return not_applicable(why)
-    s = await ctx.session(ctx.our_open(graceful=_gr_cap(ctx, 0, 5)))
+    restart = 10
+    s = await ctx.session(ctx.our_open(graceful=_gr_cap(ctx, 0, restart)))
     kept = await _announce_seen(ctx, s, 1)
     gone = ctx.next_prefix()
     ctx.announce(s, gone, 1)
     if kept is None or not await s.wait(lambda: ctx.observer_has(gone), ctx.config.timeout):
         return not_applicable("the routes were not echoed")
     await s.abort()  # TCP reset, no NOTIFICATION: a restart
+    t0 = time.monotonic()
     await s.wait(lambda: False, 1.0)
     if not (ctx.observer_has(kept) and ctx.observer_has(gone)):
         return failed("routes withdrawn at once when the session reset")
     if not eor:
         return passed("routes kept for 1 s after the sender's TCP reset")
-    s2 = await _restart(ctx, s)
+    s2 = await _restart(ctx, s, restart=restart)
+    took = time.monotonic() - t0
+    if not (ctx.observer_has(kept) and ctx.observer_has(gone)):
+        if took >= restart:
+            return not_applicable(f"the target took {took:.0f} s to accept the restarted session")
+        return failed(f"stale routes flushed {took:.1f} s after the reset, before the restart time")
     ctx.announce(s2, kept, 1)
     s2.send(wire.update())  # End-of-RIB: ``gone`` was not sent again
-    flushed = await s2.wait(lambda: not ctx.observer_has(gone), ctx.config.timeout)
-    if not flushed:
+
+    def settled() -> bool:
+        return not ctx.observer_has(gone) and ctx.observer_has(kept)
+
+    await s2.wait(settled, ctx.config.timeout)
+    if ctx.observer_has(gone):
         return failed("stale route not flushed after End-of-RIB")
     if not ctx.observer_has(kept):
         return failed("the re-sent route was withdrawn too")
@@ -255,6 +267,22 @@ async def _gr_notification(
     s2.send(wire.update())
     await s2.wait(lambda: not ctx.observer_has(prefix), ctx.config.timeout)
     return passed("routes kept as stale after a Cease with the N bit")
+
+
+async def _hard_reset_truncated(ctx: Context) -> Outcome:
+    """RFC 8538 3: the Hard Reset data starts with the inner ErrCode and Subcode."""
+    if (why := _target_gr(ctx, n_bit=True)) is not None:
+        return not_applicable(why)
+    s = await ctx.session(ctx.our_open(graceful=_gr_cap(ctx, 0x4, 5)))
+    s.send(wire.notification(6, 9, b"\x02"))  # one octet: no room for the inner Subcode
+    if not await s.wait(lambda: s.closed, ctx.config.timeout):
+        return failed("connection left open after Cease/Hard Reset")
+    await ctx.finish()
+    try:
+        await ctx.session()
+    except ProbeError as exc:
+        return failed(f"no new session after a truncated Hard Reset: {exc}")
+    return passed("closed; a new session comes up")
 
 
 # ---------------------------------------------------------------- ADD-PATH
@@ -529,8 +557,15 @@ _reg(
     "RFC 8538 5",
     "with the N bit, Cease/Hard Reset flushes the routes",
     "routes flushed",
-    partial(_gr_notification, flags=0x4, data=b"\x02", subcode=9, flushed=True),
+    partial(_gr_notification, flags=0x4, data=b"\x06\x02", subcode=9, flushed=True),
     OBS,
+)
+_reg(
+    "cap.gr-hard-reset-truncated",
+    "RFC 8538 3",
+    "Cease/Hard Reset whose data is too short for the inner code and subcode",
+    "connection closed; the target survives and takes a new session",
+    _hard_reset_truncated,
 )
 _reg(
     "cap.add-path-receive",
