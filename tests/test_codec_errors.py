@@ -529,3 +529,15 @@ def test_fuzz_body_decoders_raise_only_bgp_error(data: bytes) -> None:
         _only_bgp_error(decode_route_refresh, body)
     if len(body) >= 2:
         _only_bgp_error(decode_notification, body)
+
+
+@pytest.mark.parametrize(("code", "flags"), [(8, 0xC0), (10, 0x80), (16, 0xC0), (32, 0xC0)])
+def test_empty_list_attributes_are_malformed(code: int, flags: int) -> None:
+    """RFC 7606 7.8/7.10/7.14, RFC 8092 6: "not a non-zero multiple" is treat-as-withdraw."""
+    from pybgp.codec.errors import Action
+
+    attrs = b"\x40\x01\x01\x00" + b"\x40\x02\x00" + b"\x40\x03\x04\x0a\x00\x00\x01"
+    attrs += bytes((flags, code, 0))
+    body = b"\x00\x00" + struct.pack("!H", len(attrs)) + attrs + b"\x08\x0a"
+    u = decode_update(body, SessionOptions())
+    assert u.action == Action.TREAT_AS_WITHDRAW

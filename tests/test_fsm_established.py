@@ -381,3 +381,23 @@ def test_hold_timer_not_jittered_keepalive_is() -> None:
     assert t._timers[FsmEvent.ConnectRetryTimer_Expires] == pytest.approx(
         Session(settings(jitter=True), seed=7)._jitter(120.0)
     )
+
+
+def test_keepalives_never_more_than_one_per_second() -> None:
+    """RFC 4271 4.4: with hold 3 the jittered interval (0.75..1 s) is raised to 1 s."""
+    for seed in range(20):
+        s = Session(settings(jitter=True, hold_time=3), seed=seed)
+        s.start(0.0)
+        s.connection_made(0.0)
+        s.data_received(peer_open(s.settings, hold_time=3), 0.0)
+        assert s._timers[FsmEvent.KeepaliveTimer_Expires] >= 1.0
+
+
+def test_mp_reach_error_resets_the_session() -> None:
+    """RFC 4760 7: AFI/SAFI disable may be a session reset; pybgp resets (3/9)."""
+    s = established()
+    # MP_REACH_NLRI whose next hop length (5) runs past the attribute
+    attr = bytes((0x80, 14, 6)) + pack("!HBB", 1, 1, 5) + b"\x0a\x00"
+    body = b"\x00\x00" + pack("!H", len(attr)) + attr
+    s.data_received(b"\xff" * 16 + pack("!HB", 19 + len(body), 2) + body, 3.0)
+    assert_dropped(s, 3, 9)
