@@ -80,7 +80,7 @@ def test_pybgp_passes_every_check(tmp_path: Path) -> None:
         assert _listening(port, 15), "pybgp rr did not start listening"
         cfg = RunConfig(
             "127.0.0.1", 65000, 65000, SENDERS[0], OBSERVER, port=port,
-            timeout=2.0, more_addresses=SENDERS[1:],
+            timeout=2.0, window=0.5, more_addresses=SENDERS[1:],
         )  # fmt: skip
         results = asyncio.run(run(cfg, select(None)))
         assert proc.poll() is None, "pybgp rr died during the run"
