@@ -732,14 +732,15 @@ def _emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 def _conformance() -> None:
+    """`pybgp conformance` lives in its own package (pybgp/conformance/command.py)."""
     from .conformance.command import conformance
 
     main.add_command(conformance)
 
 
 _conformance()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
