@@ -27,7 +27,17 @@ from ..codec.open import (
 from ..codec.refresh import RouteRefresh
 from ..codec.update import Update
 from . import wire
-from .check import Check, Keep, Outcome, StayUp, failed, not_applicable, passed, register
+from .check import (
+    Check,
+    Keep,
+    Outcome,
+    Runner,
+    StayUp,
+    failed,
+    not_applicable,
+    passed,
+    register,
+)
 from .probe import Probe, ProbeError
 from .runner import AS_TRANS, Context
 
@@ -182,7 +192,7 @@ def _target_gr(ctx: Context, n_bit: bool = False) -> str | None:
     caps = ctx.target_caps(GracefulRestart)
     if not caps:
         return "target does not advertise Graceful Restart"
-    if n_bit and not caps[0].restart_flags & 0x4:  # type: ignore[union-attr]
+    if n_bit and not caps[0].restart_flags & 0x4:
         return "target does not set the N bit (RFC 8538)"
     return None
 
@@ -290,7 +300,7 @@ def _addpath_dir(ctx: Context) -> int:
     caps = ctx.target_caps(AddPath)
     d = 0
     for c in caps:
-        for a, s, x in c.afisafis:  # type: ignore[union-attr]
+        for a, s, x in c.afisafis:
             if (a, s) == (1, 1):
                 d |= x
     return d
@@ -368,7 +378,7 @@ async def _as4_cap(ctx: Context) -> Outcome:
     caps = ctx.target_caps(FourOctetAs)
     if not caps:
         return failed("no 4-octet AS capability (RFC 6793 is a NEW speaker's duty)")
-    return passed(f"4-octet AS capability with AS {caps[0].asn}")  # type: ignore[union-attr]
+    return passed(f"4-octet AS capability with AS {caps[0].asn}")
 
 
 def _path_of(attrs: AttrSet) -> tuple[int, ...]:
@@ -454,9 +464,9 @@ async def _as_trans_to_old(ctx: Context) -> Outcome:
 
 
 def _reg(
-    id_: str, rfc: str, title: str, expected: str, run: object, needs: tuple[str, ...] = ()
+    id_: str, rfc: str, title: str, expected: str, run: Runner, needs: tuple[str, ...] = ()
 ) -> None:
-    register(Check(id_, rfc, title, expected, run, frozenset(needs)))  # type: ignore[arg-type]
+    register(Check(id_, rfc, title, expected, run, frozenset(needs)))
 
 
 OBS = ("observer",)

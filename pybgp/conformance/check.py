@@ -39,6 +39,7 @@ __all__ = [
     "ResetOrWithdraw",
     "Absent",
     "Check",
+    "Runner",
     "CHECKS",
     "register",
     "select",

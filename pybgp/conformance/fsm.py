@@ -15,9 +15,9 @@ from __future__ import annotations
 import itertools
 import time
 
-from ..codec.message import Keepalive, encode_message
+from ..codec.message import encode_message
 from . import wire
-from .check import Check, Notify, Outcome, failed, not_applicable, passed, register
+from .check import Check, Notify, Outcome, Runner, failed, not_applicable, passed, register
 from .probe import ProbeError
 from .runner import Context
 
@@ -193,8 +193,8 @@ async def _unknown_code(ctx: Context) -> Outcome:
     return passed("connection closed")
 
 
-def _reg(id_: str, rfc: str, title: str, expected: str, run: object) -> None:
-    register(Check(id_, rfc, title, expected, run))  # type: ignore[arg-type]
+def _reg(id_: str, rfc: str, title: str, expected: str, run: Runner) -> None:
+    register(Check(id_, rfc, title, expected, run))
 
 
 _reg(
@@ -288,4 +288,3 @@ _reg(
     "connection closed; a new session comes up",
     lambda c: _cease_then_new(c, b"\x64abc", "with a bad length"),
 )
-_ = Keepalive

@@ -26,9 +26,9 @@ import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..codec.errors import BgpError
-from ..codec.notification import Notification
 from ..codec.open import (
     AddPath,
     Capability,
@@ -66,6 +66,7 @@ FAMILIES: dict[str, AfiSafi] = {
     "ipv6-multicast": (2, 2),
 }
 AS_TRANS = 23456
+C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +163,10 @@ class Context:
     def target_id(self) -> bytes:
         return self.target_open.bgp_id if self.target_open else b"\0\0\0\0"
 
-    def target_caps(self, cls: type) -> list[Capability]:
-        return self.target_open.find(cls) if self.target_open else []
+    def target_caps(self, cls: type[C]) -> list[C]:
+        """The target's capabilities of type ``cls`` (from the OPEN it sent at setup)."""
+        caps = self.target_open.capabilities if self.target_open else ()
+        return [c for c in caps if isinstance(c, cls)]
 
     # ------------------------------------------------------------------ messages
     def our_open(
@@ -372,7 +375,9 @@ class Context:
         route = "unknown"
         if echo and prefix is not None:
             route = "present" if self.observer_has(prefix) else "absent"
-        seen_marker = echo and prefix is not None and marker is not None
+        seen_marker = (
+            echo and prefix is not None and marker is not None and self.observer_has(prefix, marker)
+        )
         note = ""
         if echo and self.observer is not None:
             bad = self.observer.since(mark, "bad")
@@ -385,7 +390,7 @@ class Context:
             notification=probe.notification,
             closed=probe.closed,
             route=route,
-            marker=bool(seen_marker and self.observer_has(prefix, marker)),  # type: ignore[arg-type]
+            marker=seen_marker,
         )
 
     async def update_flow(
@@ -477,7 +482,3 @@ async def run(
     finally:
         await ctx.teardown()
     return results
-
-
-def shutdown_notification(message: str) -> Notification:
-    return Notification.shutdown(message)

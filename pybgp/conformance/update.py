@@ -28,7 +28,6 @@ from .check import (
     StayUp,
     Withdraw,
     failed,
-    not_applicable,
     passed,
     register,
 )
@@ -56,11 +55,12 @@ def _route(
     return wire.update(attrs=attrs, nlri=wire.nlri((prefix,)))
 
 
-def _with(code: int, flags: int, value: bytes, **kw: object) -> Build:
+def _with(code: int, flags: int, value: bytes, extended: bool | None = None) -> Build:
     """The route with attribute ``code`` replaced by a crafted one."""
 
     def build(ctx: Context, p: Probe, prefix: int) -> bytes:
-        return _route(ctx, p, prefix, skip=(code,), extra=wire.attr(flags, code, value, **kw))  # type: ignore[arg-type]
+        tlv = wire.attr(flags, code, value, extended)
+        return _route(ctx, p, prefix, skip=(code,), extra=tlv)
 
     return build
 
@@ -677,7 +677,3 @@ register(
         frozenset({"observer"}),
     )
 )
-
-
-def _unused() -> None:  # keep the imports used by type checkers honest
-    _ = not_applicable

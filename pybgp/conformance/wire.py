@@ -103,7 +103,7 @@ class RouteSpec:
     local_as: int
     four_octet: bool = True
     marker: int = 1
-    """Low 16 bits of the marker community 65535:... no: 64999:marker (RFC 1997)."""
+    """The route's version, sent as the community 64999:marker (RFC 1997)."""
 
 
 MARKER_ASN = 64999
