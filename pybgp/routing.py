@@ -30,6 +30,7 @@ from rib import (
     RibDiff,
     fan_out,
 )
+from rib.policy import ACCEPT_ALL
 
 from .codec.attributes import AttrSet, as4_merge
 from .codec.update import Update
@@ -92,10 +93,17 @@ class Routing:
         peer = self.up_peers.get(info)
         if peer is None:
             return attrs
-        result = self._policies(peer)[0].apply(afi, safi, prefix, attrs)
+        policy = self._policies(peer)[0]
+        if policy is ACCEPT_ALL:
+            return attrs  # iBGP without a policy: no per-set plan to build and keep
+        result = policy.apply(afi, safi, prefix, attrs)
         return result.attrs if result.accepted else None
 
     def _export(self, peer: Peer) -> Any:
+        """The export hook of ``peer``'s Adj-RIB-Out; None when its policy accepts all."""
+        if self._policies(peer)[1] is ACCEPT_ALL:
+            return None
+
         def export(
             info: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet
         ) -> AttrSet | None:
@@ -124,6 +132,7 @@ class Routing:
             opts = peer.session.options if peer is not None else None
             if peer is None or opts is None:
                 continue
+            out.export_policy = self._export(peer)
             for afi, safi in self.rib.families():
                 sent = out.apply(self.rib.dump(afi, safi))
                 if sent:

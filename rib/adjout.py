@@ -81,21 +81,26 @@ class OutUpdate:
 
 
 class ExportCache:
-    """``export_attrs`` memoised per (attrs, source kind, target profile), with interning."""
+    """``export_attrs`` memoised per (source kind, target profile, attrs), with interning.
 
-    __slots__ = ("_memo", "_sets", "config")
+    The memo is one dict per (target export profile, AFI, source iBGP, source BGP
+    Identifier) keyed by the received set: a lookup allocates nothing, and an entry
+    costs one dict slot.  Each Adj-RIB-Out keeps the dicts it uses (``table``).
+    """
+
+    __slots__ = ("_memo", "_sets", "_size", "config")
 
     def __init__(self, config: RibConfig) -> None:
         self.config = config
-        self._memo: dict[tuple[object, ...], AttrSet] = {}
+        self._memo: dict[tuple[object, ...], dict[AttrSet, AttrSet]] = {}
         self._sets: dict[AttrSet, AttrSet] = {}
+        self._size = 0
 
-    def get(self, route: Route, target: PeerInfo, afi: int) -> AttrSet:
-        src = route.peer
+    def table(self, source: PeerInfo, target: PeerInfo, afi: int) -> dict[AttrSet, AttrSet]:
+        """The memo for routes from ``source`` to ``target``: ``{attrs: exported}``."""
         key = (
-            route.attrs,
-            src.ibgp,
-            src.bgp_id,
+            source.ibgp,
+            source.bgp_id,
             target.ibgp,
             target.local_as,
             target.local_address,
@@ -103,13 +108,30 @@ class ExportCache:
             target.next_hop_self_force,
             afi,
         )
-        out = self._memo.get(key)
+        memo = self._memo.get(key)
+        if memo is None:
+            memo = self._memo[key] = {}
+        return memo
+
+    def export(
+        self, memo: dict[AttrSet, AttrSet], route: Route, target: PeerInfo, afi: int
+    ) -> AttrSet:
+        """``export_attrs`` of ``route``, recorded in ``memo`` (from ``table``)."""
+        if self._size >= CACHE_LIMIT:
+            for m in self._memo.values():
+                m.clear()  # in place: Adj-RIB-Outs hold these dicts
+            self._sets.clear()
+            self._size = 0
+        out = export_attrs(route, target, afi, self.config)
+        out = memo[route.attrs] = self._sets.setdefault(out, out)
+        self._size += 1
+        return out
+
+    def get(self, route: Route, target: PeerInfo, afi: int) -> AttrSet:
+        memo = self.table(route.peer, target, afi)
+        out = memo.get(route.attrs)
         if out is None:
-            if len(self._memo) >= CACHE_LIMIT:
-                self._memo.clear()
-                self._sets.clear()
-            out = export_attrs(route, target, afi, self.config)
-            out = self._memo[key] = self._sets.setdefault(out, out)
+            out = self.export(memo, route, target, afi)
         return out
 
 
@@ -129,6 +151,7 @@ class AdjRibOut:
         self.export_policy = export_policy
         self._best: dict[Family, dict[int, AttrSet]] = {}
         self._paths: dict[Family, dict[int, tuple[OutPath, ...]]] = {}
+        self._memos: dict[tuple[PeerInfo, int], dict[AttrSet, AttrSet]] = {}
 
     def clear(self) -> None:
         """Forget everything sent (the session went down)."""
@@ -148,10 +171,17 @@ class AdjRibOut:
         else:
             paths = sel.ranked
         out: list[tuple[int, AttrSet]] = []
+        memos = self._memos
         for r in paths:
             if not may_export(r, peer):
                 continue
-            attrs: AttrSet | None = self.cache.get(r, peer, ch.afi)
+            mkey = (r.peer, ch.afi)
+            memo = memos.get(mkey)
+            if memo is None:
+                memo = memos[mkey] = self.cache.table(r.peer, peer, ch.afi)
+            attrs: AttrSet | None = memo.get(r.attrs)
+            if attrs is None:
+                attrs = self.cache.export(memo, r, peer, ch.afi)
             if self.export_policy is not None and attrs is not None:
                 attrs = self.export_policy(peer, ch.afi, ch.safi, ch.prefix, attrs)
             if attrs is not None:

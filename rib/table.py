@@ -12,11 +12,14 @@ Storage is kept small because a full table is a million routes:
   received (interned, shared) ``AttrSet``.  The key is the prefix itself when the path
   id is 0, else ``prefix | path_id << 144`` (prefix keys are at most 136 bits).
 - Loc-RIB: per family, a dict from prefix to its ``Selection``: a 3-tuple of the
-  ranked routes, the ECMP count and the reason; a prefix with one route (most of a
-  full table) stores just that route.  A route is the 3-tuple
-  ``(peer, path_id, attrs)`` with the attributes *after* import policy.  The
-  Adj-RIB-In after policy is not stored twice: it is the Loc-RIB's candidates from
-  that peer (``adj_rib_in(..., post_policy=True)`` reads it back).
+  ranked routes, the ECMP count and the reason.  A route is the 3-tuple
+  ``(peer, path_id, attrs)`` with the attributes *after* import policy.  A prefix
+  with one route (most of a full table) stores just that route, and when that route
+  has path id 0 and import left its attributes as received, just its ``PeerInfo``:
+  the attributes are then the ones in that peer's Adj-RIB-In (so a full table from
+  one peer costs one dict slot per prefix here, no tuple).  The Adj-RIB-In after
+  policy is not stored twice: it is the Loc-RIB's candidates from that peer
+  (``adj_rib_in(..., post_policy=True)`` reads it back).
 
 Import runs, per route: the loop checks of ``rib.reflect.import_check``, the removal
 of a LOCAL_PREF received over eBGP (RFC 4271 5.1.5), then the import policy hook.
@@ -98,13 +101,8 @@ class PrefixChange:
 RibDiff = tuple[PrefixChange, ...]
 
 
-def _sel(value: Selection | Route | None) -> Selection:
-    """A stored Loc-RIB entry as a Selection (a lone route is stored bare)."""
-    if value is None:
-        return NO_SELECTION
-    if type(value) is Route:
-        return Selection((value,), 1, Reason.ONLY_PATH)
-    return value  # type: ignore[return-value]
+LocEntry = Selection | Route | PeerInfo
+"""A Loc-RIB value: a Selection, a lone Route, or the PeerInfo of a lone route as received."""
 
 
 def _key(prefix: int, path_id: int) -> int:
@@ -119,7 +117,7 @@ class Rib:
         self.import_policy = import_policy
         self.peers: dict[int, PeerInfo] = {}
         self._pre: dict[int, dict[Family, dict[int, AttrSet]]] = {}
-        self._loc: dict[Family, dict[int, Selection | Route]] = {}
+        self._loc: dict[Family, dict[int, LocEntry]] = {}
         self._sets: dict[AttrSet, AttrSet] = {}
         self._no_lp: dict[AttrSet, AttrSet] = {}
         self._batch: dict[tuple[Family, int], Selection] = {}
@@ -132,6 +130,17 @@ class Rib:
             raise ValueError(f"peer index {peer.index} is already {known.address}")
         self.peers[peer.index] = peer
         self._pre.setdefault(peer.index, {})
+
+    def _sel(self, fam: Family, prefix: int, value: LocEntry | None) -> Selection:
+        """A stored Loc-RIB entry as a Selection (a lone route is stored bare or as its peer)."""
+        if value is None:
+            return NO_SELECTION
+        if isinstance(value, PeerInfo):
+            attrs = self._pre[value.index][fam][prefix]
+            return Selection((Route(value, 0, attrs),), 1, Reason.ONLY_PATH)
+        if isinstance(value, Route):
+            return Selection((value,), 1, Reason.ONLY_PATH)
+        return value
 
     def _check(self, peer: PeerInfo) -> dict[Family, dict[int, AttrSet]]:
         if self.peers.get(peer.index) is not peer:
@@ -209,7 +218,7 @@ class Rib:
                 for key, attrs in routes.items():
                     prefix, path_id = key & _PREFIX_MASK, key >> PATH_SHIFT
                     post = self._import(p, fam[0], fam[1], prefix, attrs)
-                    self._set(fam, prefix, p, path_id, post)
+                    self._set(fam, prefix, p, path_id, post, attrs)
         return self._flush()
 
     def set_import_policy(self, policy: ImportPolicy | None) -> RibDiff:
@@ -232,8 +241,9 @@ class Rib:
         table = pre.get(fam)
         if table is None:
             table = pre[fam] = {}
+        # decide first: the Loc-RIB may refer to the previous attributes in ``table``
+        self._set(fam, prefix, peer, path_id, self._import(peer, afi, safi, prefix, attrs), attrs)
         table[_key(prefix, path_id)] = attrs
-        self._set(fam, prefix, peer, path_id, self._import(peer, afi, safi, prefix, attrs))
 
     def _withdraw(
         self,
@@ -246,8 +256,10 @@ class Rib:
     ) -> None:
         fam = (afi, safi)
         table = pre.get(fam)
-        if table is not None and table.pop(_key(prefix, path_id), None) is not None:
+        key = _key(prefix, path_id)
+        if table is not None and key in table:
             self._set(fam, prefix, peer, path_id, None)
+            del table[key]
 
     def _import(
         self, peer: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet
@@ -269,13 +281,24 @@ class Rib:
         return self._sets.setdefault(attrs, attrs)
 
     def _set(
-        self, fam: Family, prefix: int, peer: PeerInfo, path_id: int, attrs: AttrSet | None
+        self,
+        fam: Family,
+        prefix: int,
+        peer: PeerInfo,
+        path_id: int,
+        attrs: AttrSet | None,
+        received: AttrSet | None = None,
     ) -> None:
-        """Put (or with None remove) ``peer``'s route and decide the prefix again."""
+        """Put (or with None remove) ``peer``'s route and decide the prefix again.
+
+        ``received`` is the route's pre-policy set, about to be stored (or still
+        stored) in ``peer``'s Adj-RIB-In: the Loc-RIB's previous entry is read before
+        the Adj-RIB-In changes.
+        """
         loc = self._loc.get(fam)
         if loc is None:
             loc = self._loc[fam] = {}
-        old = _sel(loc.get(prefix))
+        old = self._sel(fam, prefix, loc.get(prefix))
         cands = [r for r in old.ranked if r.peer is not peer or r.path_id != path_id]
         if len(cands) == len(old.ranked):
             if attrs is None:
@@ -283,6 +306,9 @@ class Rib:
         elif attrs is not None:
             prev = next(r for r in old.ranked if r.peer is peer and r.path_id == path_id)
             if prev.attrs is attrs or prev.attrs == attrs:
+                stored = loc[prefix]
+                if type(stored) is PeerInfo and received is not prev.attrs:
+                    loc[prefix] = prev  # the Adj-RIB-In is about to hold another set
                 return  # the same route again
         bkey = (fam, prefix)
         if bkey not in self._batch:
@@ -291,7 +317,16 @@ class Rib:
             cands.append(Route(peer, path_id, attrs))
         new = select(cands, self.config.decision)
         if new.reason == Reason.ONLY_PATH:
-            loc[prefix] = new.ranked[0]  # the common case, stored as the bare route
+            # the common case, stored as the bare route, or only its peer
+            r = new.ranked[0]
+            if r.path_id == 0:
+                if r.peer is peer and path_id == 0 and attrs is not None:
+                    got = received
+                else:
+                    got = self._pre[r.peer.index].get(fam, {}).get(prefix)
+                loc[prefix] = r.peer if got is r.attrs else r
+            else:
+                loc[prefix] = r
         elif new.ranked:
             loc[prefix] = new
         else:
@@ -301,7 +336,7 @@ class Rib:
         batch, self._batch = self._batch, {}
         out = []
         for (fam, prefix), old in batch.items():
-            new = _sel(self._loc[fam].get(prefix))
+            new = self._sel(fam, prefix, self._loc[fam].get(prefix))
             if new != old:
                 out.append(PrefixChange(fam[0], fam[1], prefix, old, new))
         return tuple(out)
@@ -312,7 +347,8 @@ class Rib:
 
     def selection(self, afi: int, safi: int, prefix: int) -> Selection:
         """The ranked routes, ECMP count and reason for ``prefix``."""
-        return _sel(self._loc.get((afi, safi), {}).get(prefix))
+        fam = (afi, safi)
+        return self._sel(fam, prefix, self._loc.get(fam, {}).get(prefix))
 
     def best(self, afi: int, safi: int, prefix: int) -> Route | None:
         ranked = self.selection(afi, safi, prefix).ranked
@@ -329,7 +365,8 @@ class Rib:
 
     def loc_rib(self, afi: int, safi: int) -> Iterator[tuple[int, Selection]]:
         """``(prefix, selection)`` for every prefix with a route."""
-        return ((p, _sel(v)) for p, v in self._loc.get((afi, safi), {}).items())
+        fam = (afi, safi)
+        return ((p, self._sel(fam, p, v)) for p, v in self._loc.get(fam, {}).items())
 
     def __len__(self) -> int:
         """Prefixes in the Loc-RIB, over all families."""
@@ -347,7 +384,7 @@ class Rib:
             if not post_policy:
                 out[prefix, path_id] = attrs
                 continue
-            for r in _sel(loc.get(prefix)).ranked:
+            for r in self._sel((afi, safi), prefix, loc.get(prefix)).ranked:
                 if r.peer is peer and r.path_id == path_id:
                     out[prefix, path_id] = r.attrs
         return out

@@ -228,6 +228,22 @@ class RibMachine(RuleBasedStateMachine):
         self.received.pop((p.index, prefix, path_id), None)
         self._push(self.rib.withdraw(p, 1, 1, prefix, path_id))
 
+    @rule(
+        p=st.sampled_from(PEERS), prefix=st.sampled_from(PREFIXES), path_id=st.sampled_from([0, 1])
+    )
+    def announce_equal_copy(self, p: PeerInfo, prefix: int, path_id: int) -> None:
+        """The same attributes again as another (equal) object: the Loc-RIB may hold
+        a lone route as its peer only, reading the set from the Adj-RIB-In."""
+        a = self.received.get((p.index, prefix, path_id))
+        if a is not None:
+            copy = a.replace()
+            self.received[p.index, prefix, path_id] = copy
+            self._push(self.rib.announce(p, 1, 1, prefix, copy, path_id))
+
+    @rule()
+    def reimport(self) -> None:
+        self._push(self.rib.reimport())
+
     @rule(p=st.sampled_from(PEERS))
     def peer_down(self, p: PeerInfo) -> None:
         self.received = {k: v for k, v in self.received.items() if k[0] != p.index}

@@ -140,6 +140,34 @@ class AttrSet:
     """Unrecognized optional attributes as received; see ``propagate`` (RFC 4271 5)."""
     wire: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     """(type code, flags) in wire order, for byte-exact re-encoding; () = canonical."""
+    _hash: int | None = field(default=None, init=False, compare=False, repr=False)
+    """The hash, computed once: sets are dict keys all along the routing path."""
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash(
+                (
+                    self.origin,
+                    self.as_path,
+                    self.next_hop,
+                    self.med,
+                    self.local_pref,
+                    self.atomic_aggregate,
+                    self.aggregator,
+                    self.communities,
+                    self.originator_id,
+                    self.cluster_list,
+                    self.mp_next_hop,
+                    self.ext_communities,
+                    self.as4_path,
+                    self.as4_aggregator,
+                    self.large_communities,
+                    self.unknown,
+                )
+            )
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def replace(self, **changes: Any) -> AttrSet:
         """A copy with ``changes`` and canonical wire order.
@@ -158,7 +186,7 @@ class AttrSet:
         return AttrSet(*values)
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(AttrSet))
+_FIELD_NAMES = tuple(f.name for f in fields(AttrSet) if f.init)  # not the cached hash
 assert _FIELD_NAMES[-1] == "wire"
 _FIELD_VALUES = attrgetter(*_FIELD_NAMES)
 _FIELD_INDEX = {name: i for i, name in enumerate(_FIELD_NAMES[:-1])}
