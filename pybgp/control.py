@@ -137,7 +137,7 @@ def neighbor_dict(speaker: Speaker, peer: Peer, detail: bool = False) -> dict[st
             "add_path": c.add_path,
             "max_prefixes": c.max_prefixes,
         }
-        d["stale"] = len(peer.stale)
+        d["stale"] = peer.stale
     return d
 
 
@@ -281,7 +281,7 @@ def rib_rows(speaker: Speaker, q: RibQuery) -> Iterator[dict[str, Any]]:
 def _peer_families(speaker: Speaker, peer: Peer | None) -> set[tuple[int, int]]:
     if peer is None:
         return set()
-    fams = {(k[0], k[1]) for k in list(peer.adj_rib_in)}
+    fams = set(peer.adj_rib_in.family_counts())
     neg = peer.session.negotiated
     if neg is not None:
         fams |= set(neg.families)

@@ -83,7 +83,7 @@ class SpeakerCollector(Collector):
             upd_out.add_metric([a], peer.sent)
             ntf_in.add_metric([a], peer.notifications_received)
             ntf_out.add_metric([a], peer.notifications_sent)
-            counts = Counter((k[0], k[1]) for k in peer.adj_rib_in)
+            counts = peer.adj_rib_in.family_counts()
             neg = s.negotiated if s.state == State.ESTABLISHED else None
             fams = set(counts) | (set(neg.families) if neg is not None else set())
             info = peer.info

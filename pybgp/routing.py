@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from rib import (
     fan_out,
 )
 from rib.policy import ACCEPT_ALL
+from rib.table import PATH_SHIFT, Family
 
 from .codec.attributes import AttrSet, as4_merge
 from .codec.update import Update
@@ -39,9 +41,12 @@ from .config import Config
 if TYPE_CHECKING:
     from .speaker import Peer
 
-__all__ = ["Routing", "ORIGINATE_PATH_ID", "rib_config"]
+__all__ = ["Routing", "ReceivedRoutes", "ORIGINATE_PATH_ID", "rib_config", "stale_count"]
 
 ORIGINATE_PATH_ID = 0x80000000
+RibKey = tuple[int, int, int, int]
+"""(AFI, SAFI, prefix, path id)."""
+PREFIX_MASK = (1 << PATH_SHIFT) - 1
 
 
 def rib_config(cfg: Config) -> RibConfig:
@@ -56,6 +61,78 @@ def rib_config(cfg: Config) -> RibConfig:
             maximum_paths=g.maximum_paths,
         ),
     )
+
+
+class ReceivedRoutes(Mapping[RibKey, AttrSet]):
+    """A neighbor's Adj-RIB-In as ``{(afi, safi, prefix, path id): attrs}``, read from the RIB.
+
+    The RIB stores each received route once; this is a view of it, not a copy: the
+    routes of the current session (``peer.info``) and, during a graceful restart, the
+    stale ones of the previous session (``peer.stale_info``) that were not sent again.
+    """
+
+    __slots__ = ("_peer", "_rib")
+
+    def __init__(self, rib: Rib, peer: Peer) -> None:
+        self._rib = rib
+        self._peer = peer
+
+    def _tables(self) -> list[dict[Family, dict[int, AttrSet]]]:
+        peer, rib = self._peer, self._rib
+        return [rib.received(i) for i in (peer.info, peer.stale_info) if i is not None]
+
+    def __getitem__(self, key: RibKey) -> AttrSet:
+        afi, safi, prefix, path_id = key
+        k = prefix | (path_id << PATH_SHIFT) if path_id else prefix
+        for tables in self._tables():
+            attrs = tables.get((afi, safi), {}).get(k)
+            if attrs is not None:
+                return attrs
+        raise KeyError(key)
+
+    def _keys(self) -> set[RibKey] | None:
+        tables = self._tables()
+        if len(tables) < 2:
+            return None
+        return {k for t in tables for k in _rib_keys(t)}
+
+    def __iter__(self) -> Iterator[RibKey]:
+        keys = self._keys()
+        if keys is not None:
+            return iter(keys)
+        return (k for t in self._tables() for k in _rib_keys(t))
+
+    def __len__(self) -> int:
+        keys = self._keys()
+        if keys is not None:
+            return len(keys)
+        return sum(len(r) for t in self._tables() for r in t.values())
+
+    def family_counts(self) -> dict[Family, int]:
+        """Routes per (AFI, SAFI)."""
+        out: dict[Family, int] = {}
+        keys = self._keys()
+        if keys is None:
+            for t in self._tables():
+                for fam, routes in t.items():
+                    if routes:
+                        out[fam] = out.get(fam, 0) + len(routes)
+        else:
+            for afi, safi, _, _ in keys:
+                out[afi, safi] = out.get((afi, safi), 0) + 1
+        return out
+
+
+def _rib_keys(tables: dict[Family, dict[int, AttrSet]]) -> Iterator[RibKey]:
+    for (afi, safi), routes in tables.items():
+        for k in routes:
+            yield (afi, safi, k & PREFIX_MASK, k >> PATH_SHIFT)
+
+
+def stale_count(rib: Rib, peer: Peer) -> int:
+    """Routes kept from ``peer``'s previous session by graceful restart (RFC 4724 4.2)."""
+    info = peer.stale_info
+    return sum(len(r) for r in rib.received(info).values()) if info is not None else 0
 
 
 class Routing:

@@ -53,7 +53,7 @@ from .events import (
 )
 from .fsm import Session, collision_winner
 from .negotiation import PeerSettings, unwrap_hard_reset
-from .routing import ORIGINATE_PATH_ID, Routing
+from .routing import ORIGINATE_PATH_ID, ReceivedRoutes, Routing, stale_count
 from .transport import (
     TransportError,
     client_socket,
@@ -64,8 +64,6 @@ from .transport import (
 )
 
 __all__ = ["Speaker", "Peer", "settings_for"]
-
-RibKey = tuple[int, int, int, int]  # afi, safi, prefix, path id
 
 
 def settings_for(cfg: Config, n: NeighborConfig, restarted: bool = False) -> PeerSettings:
@@ -109,8 +107,6 @@ class Peer:
         self.timers: dict[Session, asyncio.Handle] = {}
         self.armed: dict[Session, float | None] = {}  # the deadline each timer is set for
         self.connecting: asyncio.Task[None] | None = None
-        self.adj_rib_in: dict[RibKey, AttrSet] = {}
-        self.stale: set[RibKey] = set()
         self.stale_timer: asyncio.TimerHandle | None = None
         self.peer_restart_time = self.settings.restart_time
         """The Restart Time of the peer's last Established session (RFC 4724 3)."""
@@ -126,6 +122,16 @@ class Peer:
         self.warned = False  # the max-prefix warning threshold was crossed
         self.established_at: float | None = None  # loop time; read by the control API
         self.log = speaker.log
+
+    @property
+    def adj_rib_in(self) -> ReceivedRoutes:
+        """What this neighbor sent us, as the RIB holds it (a view, not a copy)."""
+        return ReceivedRoutes(self.speaker.routing.rib, self)
+
+    @property
+    def stale(self) -> int:
+        """Routes kept from the previous session by graceful restart."""
+        return stale_count(self.speaker.routing.rib, self)
 
     # ------------------------------------------------------------------ lifecycle
     def now(self) -> float:
@@ -456,7 +462,8 @@ class Peer:
             )
         self.on_update(e.update)
         self.speaker.routing.update(self, e.update)
-        count = len(self.adj_rib_in)
+        info = self.info
+        count = self.speaker.routing.rib.received_count(info) if info is not None else 0
         limit = self.config.max_prefixes
         if limit is not None:
             over = count * 100 >= limit * self.config.max_prefixes_warning
@@ -472,8 +479,8 @@ class Peer:
         s.prefix_count(count, self.now())
 
     def on_update(self, u: Update) -> None:
-        """Apply an UPDATE to the Adj-RIB-In (RFC 7606 treat-as-withdraw included)."""
-        rib = self.adj_rib_in
+        """Log an UPDATE (RFC 7606 treat-as-withdraw and AS loops included); the RIB
+        (``Routing.update``) stores it."""
         gone: list[tuple[int, int, int, int]] = []
         new: list[tuple[int, int, int, int]] = []
         for i, p in enumerate(u.withdrawn):
@@ -507,23 +514,15 @@ class Peer:
                 # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
                 self.log.emit("as-loop", peer=self.address, routes=len(new))
                 gone, new = gone + new, []
-        for key in gone:
-            rib.pop(key, None)
-            self.stale.discard(key)
-        if attrs is not None:
-            for key in new:
-                rib[key] = attrs
-                self.stale.discard(key)
         if gone or new:
             self.log.update(self.address, u, gone, new)
 
     def on_EndOfRib(self, s: Session, e: EndOfRib) -> None:
         self.log.emit("end-of-rib", peer=self.address, afi=e.afi, safi=e.safi)
-        self._sweep_stale((e.afi, e.safi))
         self.eor.add((e.afi, e.safi))
         neg = s.negotiated
         if neg is not None and set(neg.families) <= self.eor:
-            self.speaker.routing.sweep(self)  # RFC 4724 4.2: every family is back
+            self._sweep_stale()  # RFC 4724 4.2: every family is back
 
     def on_RouteRefreshReceived(self, s: Session, e: RouteRefreshReceived) -> None:
         self.log.emit(
@@ -557,30 +556,31 @@ class Peer:
             self.log.emit("closed", peer=self.address, reason=e.reason)
             return
         self.log.emit("down", peer=self.address, reason=e.reason, graceful=e.graceful)
+        info = self.info
+        withdrawn = self.speaker.routing.rib.received_count(info) if info is not None else 0
         self.speaker.routing.down(self, graceful=e.graceful)
-        if e.graceful and self.adj_rib_in:
+        stale = self.stale
+        if e.graceful and stale:
             # RFC 4724 4.2: keep the routes as stale until End-of-RIB or the restart time
-            self.stale = set(self.adj_rib_in)
             # RFC 4724 4.2: the Restart Time the peer advertised in the session that ended
             delay = float(self.peer_restart_time)
             if self.stale_timer is not None:
                 self.stale_timer.cancel()
-            self.stale_timer = self.loop.call_later(delay, self._sweep_stale, None)
-            self.log.emit("stale", peer=self.address, routes=len(self.stale), seconds=delay)
-        elif self.adj_rib_in:
-            self.log.emit("withdraw-all", peer=self.address, routes=len(self.adj_rib_in))
-            self.adj_rib_in.clear()
-            self.stale.clear()
+            self.stale_timer = self.loop.call_later(delay, self._sweep_stale)
+            self.log.emit("stale", peer=self.address, routes=stale, seconds=delay)
+        elif withdrawn:
+            self.log.emit("withdraw-all", peer=self.address, routes=withdrawn)
 
-    def _sweep_stale(self, family: tuple[int, int] | None) -> None:
-        if family is None:  # the restart time ran out
-            self.speaker.routing.sweep(self)
-        doomed = [k for k in self.stale if family is None or k[:2] == family]
-        for key in doomed:
-            self.adj_rib_in.pop(key, None)
-            self.stale.discard(key)
+    def _sweep_stale(self) -> None:
+        """Drop the routes the previous session left (every End-of-RIB is back, or the
+        restart time ran out: RFC 4724 4.2)."""
+        if self.stale_timer is not None:
+            self.stale_timer.cancel()
+            self.stale_timer = None
+        doomed = self.stale
+        self.speaker.routing.sweep(self)
         if doomed:
-            self.log.emit("stale-removed", peer=self.address, routes=len(doomed))
+            self.log.emit("stale-removed", peer=self.address, routes=doomed)
 
 
 @functools.lru_cache(maxsize=64)

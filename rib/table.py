@@ -372,6 +372,18 @@ class Rib:
         """Prefixes in the Loc-RIB, over all families."""
         return sum(len(loc) for loc in self._loc.values())
 
+    def received(self, peer: PeerInfo) -> dict[Family, dict[int, AttrSet]]:
+        """``peer``'s Adj-RIB-In before policy as stored, for reading only: per family,
+        ``{prefix | path_id << PATH_SHIFT: attrs}`` (the prefix alone for path id 0).
+        Empty for a peer the RIB does not know."""
+        if self.peers.get(peer.index) is not peer:
+            return {}
+        return self._pre[peer.index]
+
+    def received_count(self, peer: PeerInfo) -> int:
+        """How many routes ``peer`` has in its Adj-RIB-In (before policy), all families."""
+        return sum(len(t) for t in self.received(peer).values())
+
     def adj_rib_in(
         self, peer: PeerInfo, afi: int, safi: int, post_policy: bool = False
     ) -> dict[tuple[int, int], AttrSet]:
