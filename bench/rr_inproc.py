@@ -62,6 +62,10 @@ class _Peer:
         self.info: Any = None
         self.stale_info: Any = None
 
+    def send_encoded(self, data: bytes, count: int) -> None:
+        self.session.bytes += len(data)
+        self.session.messages += count
+
     def send_updates(self, updates: Any) -> None:
         s = self.session
         for u in updates:

@@ -31,10 +31,13 @@ from rib import (
     RibDiff,
     fan_out,
 )
+from rib.adjout import OutUpdate
 from rib.policy import ACCEPT_ALL
 from rib.table import PATH_SHIFT, Family
 
 from .codec.attributes import AttrSet, as4_merge
+from .codec.message import encode_message
+from .codec.options import SessionOptions
 from .codec.update import Update
 from .config import Config
 
@@ -133,6 +136,14 @@ def stale_count(rib: Rib, peer: Peer) -> int:
     """Routes kept from ``peer``'s previous session by graceful restart (RFC 4724 4.2)."""
     info = peer.stale_info
     return sum(len(r) for r in rib.received(info).values()) if info is not None else 0
+
+
+def _family(u: Update) -> Family:
+    if u.mp_reach is not None:
+        return (u.mp_reach.afi, u.mp_reach.safi)
+    if u.mp_unreach is not None:
+        return (u.mp_unreach.afi, u.mp_unreach.safi)
+    return (1, 1)
 
 
 class Routing:
@@ -304,11 +315,21 @@ class Routing:
         if not diff:
             return
         self.best_changes += sum(1 for c in diff if c.old_best != c.new_best)
+        # peers sent the same routes with the same options (the clients of a route
+        # reflector, mostly) share the packing and the encoded bytes
+        encoded: list[tuple[OutUpdate, SessionOptions, list[tuple[Family, bytes]]]] = []
         for info, sent in fan_out(diff, self.outs.values()).items():
             peer = self.up_peers.get(info)
             opts = peer.session.options if peer is not None else None
-            if peer is not None and opts is not None and sent:
-                peer.send_updates(sent.updates(opts))
+            if peer is None or opts is None or not sent:
+                continue
+            messages = next((m for o, oo, m in encoded if oo == opts and o == sent), None)
+            if messages is None:
+                messages = [(_family(u), encode_message(u, opts)) for u in sent.updates(opts)]
+                encoded.append((sent, opts, messages))
+            neg = peer.session.negotiated
+            mine = [m for fam, m in messages if neg is not None and fam in neg.families]
+            peer.send_encoded(b"".join(mine), len(mine))
 
 
 def _normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:

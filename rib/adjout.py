@@ -98,12 +98,14 @@ class ExportCache:
 
     def table(self, source: PeerInfo, target: PeerInfo, afi: int) -> dict[AttrSet, AttrSet]:
         """The memo for routes from ``source`` to ``target``: ``{attrs: exported}``."""
+        # what ``export_attrs`` reads: our AS and address only where it puts them in
+        nh = not target.ibgp or target.next_hop_self or target.next_hop_self_force
         key = (
             source.ibgp,
             source.bgp_id,
             target.ibgp,
-            target.local_as,
-            target.local_address,
+            target.local_as if not target.ibgp else 0,
+            target.local_address if nh else b"",
             target.next_hop_self,
             target.next_hop_self_force,
             afi,
@@ -188,11 +190,50 @@ class AdjRibOut:
                 out.append((source_key(r), attrs))
         return out
 
-    def apply(self, diff: Iterable[PrefixChange]) -> OutUpdate:
-        """Bring the peer up to date with ``diff``; what to send it."""
+    def _apply_best(self, diff: Iterable[PrefixChange]) -> OutUpdate:
+        """``apply`` without ADD-PATH: the best route only (``_chosen`` inlined)."""
         announce: list[PackRoute] = []
         withdraw: list[Withdrawal] = []
+        peer, memos, policy = self.peer, self._memos, self.export_policy
+        best = self._best
+        fam: Family | None = None
+        sent: dict[int, AttrSet] = {}
+        for ch in diff:
+            afi, safi, prefix = ch.afi, ch.safi, ch.prefix
+            if fam is None or fam[0] != afi or fam[1] != safi:
+                fam = (afi, safi)
+                sent = best.setdefault(fam, {})
+            ranked = ch.new.ranked
+            attrs: AttrSet | None = None
+            if ranked:
+                r = ranked[0]
+                if may_export(r, peer):
+                    mkey = (r.peer, afi)
+                    memo = memos.get(mkey)
+                    if memo is None:
+                        memo = memos[mkey] = self.cache.table(r.peer, peer, afi)
+                    attrs = memo.get(r.attrs)
+                    if attrs is None:
+                        attrs = self.cache.export(memo, r, peer, afi)
+                    if policy is not None:
+                        attrs = policy(peer, afi, safi, prefix, attrs)
+            old = sent.get(prefix)
+            if attrs is not None:
+                if old is not attrs and old != attrs:
+                    sent[prefix] = attrs
+                    announce.append((afi, safi, prefix, 0, attrs))
+            elif old is not None:
+                del sent[prefix]
+                withdraw.append((afi, safi, prefix, 0))
+        return OutUpdate(tuple(announce), tuple(withdraw))
+
+    def apply(self, diff: Iterable[PrefixChange]) -> OutUpdate:
+        """Bring the peer up to date with ``diff``; what to send it."""
         addpath = self.peer.addpath
+        if not addpath:
+            return self._apply_best(diff)
+        announce: list[PackRoute] = []
+        withdraw: list[Withdrawal] = []
         for ch in diff:
             fam = (ch.afi, ch.safi)
             chosen = self._chosen(ch)
