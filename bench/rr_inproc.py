@@ -30,6 +30,7 @@ from pybgp.codec.message import decode_message, encode_message
 from pybgp.codec.options import SessionOptions
 from pybgp.codec.update import Update
 from pybgp.config import parse_config
+from pybgp.daemon import tune_gc
 from pybgp.routing import Routing
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -120,6 +121,7 @@ def main() -> None:
 
     gc.collect()
     gc.freeze()
+    tune_gc()  # as the daemon does (its 30 s collect-and-freeze is not simulated)
     rss0 = _rss_kib()
     prof = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()

@@ -22,7 +22,7 @@ from .control import ControlServer
 from .eventlog import EventLog
 from .speaker import Speaker
 
-__all__ = ["run_speaker", "Extension"]
+__all__ = ["run_speaker", "Extension", "tune_gc"]
 
 
 class Extension:
@@ -117,6 +117,7 @@ async def _main(
     loop.add_signal_handler(signal.SIGUSR1, speaker.refresh_all)
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
+    tune_gc()
     gc_task = loop.create_task(_gc_maintenance())
     message = "pybgp speaker shutting down"
     if extension is not None:
@@ -138,6 +139,21 @@ async def _main(
 
 
 GC_INTERVAL = 30.0
+GC_NO_FULL = 1 << 30
+"""The third threshold of ``gc.set_threshold``: full collections never start on their own."""
+
+
+def tune_gc() -> None:
+    """Young-generation collections only; the full ones are ``_gc_maintenance``'s.
+
+    While a full table arrives, the automatic full collections walk the growing heap
+    again and again: 75 of them took 18 of the 31 CPU seconds of a 1M-route load in
+    ``bench/rr_inproc.py``.  The two young generations are still collected, so
+    short-lived cycles (asyncio's, exceptions') go quickly; the first one every 20,000
+    allocations rather than 700 (fewer passes over the survivors: 2.6 s -> 1.9 s).
+    """
+    t0, t1, _ = gc.get_threshold()
+    gc.set_threshold(max(t0, 20_000), t1, GC_NO_FULL)
 
 
 async def _gc_maintenance() -> None:
