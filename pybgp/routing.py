@@ -31,7 +31,7 @@ from rib import (
     RibDiff,
     fan_out,
 )
-from rib.adjout import OutUpdate
+from rib.adjout import GroupMember, OutUpdate, UpdateGroup, group_key
 from rib.policy import ACCEPT_ALL
 from rib.table import PATH_SHIFT, Family
 
@@ -154,9 +154,10 @@ class Routing:
         self.cache = ExportCache(self.rib_config)
         self.index = itertools.count(1)
         self.up_peers: dict[PeerInfo, Peer] = {}
-        self.outs: dict[PeerInfo, AdjRibOut] = {}
+        self.outs: dict[PeerInfo, AdjRibOut | GroupMember] = {}
+        self.groups: dict[tuple[object, ...], UpdateGroup] = {}
+        """Update groups by export profile (``rib.adjout.group_key``)."""
         self.policies: dict[str, tuple[Any, Any]] = {}
-        self.pending: list[Any] = []  # PrefixChanges waiting for ``flush``
         self.best_changes = 0
         """Prefixes whose best path changed (a counter for pybgp.metrics)."""
 
@@ -220,11 +221,24 @@ class Routing:
             opts = peer.session.options if peer is not None else None
             if peer is None or opts is None:
                 continue
-            out.export_policy = self._export(peer)
+            export = self._export(peer)
+            if isinstance(out, GroupMember):
+                if export is None:
+                    continue  # the group's turn comes below
+                # an export policy now: its own Adj-RIB-Out, from what the group sent it
+                own = AdjRibOut(info, self.rib_config, self.cache, export)
+                for afi, safi in self.rib.families():
+                    own.load(afi, safi, out.table(afi, safi))
+                self._leave(out)
+                out = self.outs[info] = own
+            out.export_policy = export
             for afi, safi in self.rib.families():
                 sent = out.apply(self.rib.dump(afi, safi))
                 if sent:
                     peer.send_updates(sent.updates(opts))
+        for group in list(self.groups.values()):
+            for afi, safi in self.rib.families():
+                self._send(group.apply(self.rib.dump(afi, safi)))
 
     # ------------------------------------------------------------------ sessions
     def up(self, peer: Peer, local: bytes, asn: int, bgp_id: bytes) -> None:
@@ -249,14 +263,33 @@ class Routing:
             addpath_send=mode,
             addpath_n=peer.config.add_path_send_max or 2,
         )
+        self.flush()  # what is pending goes out first, so every table is in step
         peer.info = info
         self.rib.add_peer(info)
         self.up_peers[info] = peer
-        out = self.outs[info] = AdjRibOut(info, self.rib_config, self.cache, self._export(peer))
-        for afi, safi in families:
-            sent = out.apply(self.rib.dump(afi, safi))
-            if sent:
-                peer.send_updates(sent.updates(opts))
+        export = self._export(peer)
+        key = group_key(info) if export is None else None
+        if key is None:
+            out = self.outs[info] = AdjRibOut(info, self.rib_config, self.cache, export)
+            for afi, safi in families:
+                sent = out.apply(self.rib.dump(afi, safi))
+                if sent:
+                    peer.send_updates(sent.updates(opts))
+            return
+        # an update group: peers with this export profile share one Adj-RIB-Out
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = UpdateGroup(info, self.rib_config, self.cache, self.rib.best)
+        fresh = not group.members
+        self.outs[info] = GroupMember(group, info)
+        joined = group.join(info)
+        if joined:
+            peer.send_updates(joined.updates(opts))
+        if fresh:
+            for afi, safi in families:
+                dumped = group.apply(self.rib.dump(afi, safi)).get(info)
+                if dumped:
+                    peer.send_updates(dumped.updates(opts))
 
     def update(self, peer: Peer, u: Update) -> None:
         info = peer.info
@@ -267,14 +300,11 @@ class Routing:
             u = _normalize(u, opts.four_octet_as, info.local_address)
         # the changes of every UPDATE in one read go out together (``flush``): fewer,
         # fuller UPDATEs to each peer, packed across the received messages
-        self.pending.extend(self.rib.apply_update(info, u))
+        self.rib.apply_update(info, u, flush=False)
 
     def flush(self) -> None:
         """Send what the UPDATEs received since the last flush changed."""
-        if self.pending:
-            diff = tuple(self.pending)
-            self.pending.clear()
-            self.propagate(diff)
+        self.propagate(self.rib.flush())
 
     def down(self, peer: Peer, graceful: bool) -> None:
         """The session ended.  With graceful restart the routes stay until ``sweep``."""
@@ -282,12 +312,20 @@ class Routing:
         if info is None:
             return
         peer.info = None
-        self.outs.pop(info, None)
+        out = self.outs.pop(info, None)
+        if isinstance(out, GroupMember):
+            self._leave(out)
         self.up_peers.pop(info, None)
         if graceful:
             peer.stale_info = info  # RFC 4724 4.2: keep its routes for now
         else:
             self.propagate(self.rib.remove_peer(info))
+
+    def _leave(self, member: GroupMember) -> None:
+        group = member.group
+        group.leave(member.peer)
+        if not group.members:
+            del self.groups[group.key]
 
     def sweep(self, peer: Peer) -> None:
         """Drop what a restarted peer did not send again (End-of-RIB or timer)."""
@@ -308,17 +346,20 @@ class Routing:
         peer.send_updates(pack_announcements(routes, opts))
 
     def propagate(self, diff: RibDiff) -> None:
-        if self.pending:
-            earlier = tuple(self.pending)  # keep the order of changes
-            self.pending.clear()
-            diff = earlier + tuple(diff)
         if not diff:
             return
         self.best_changes += sum(1 for c in diff if c.old_best != c.new_best)
+        units: list[AdjRibOut | UpdateGroup] = [
+            o for o in self.outs.values() if isinstance(o, AdjRibOut)
+        ]
+        units += self.groups.values()
+        self._send(fan_out(diff, units))
+
+    def _send(self, updates: dict[PeerInfo, OutUpdate]) -> None:
         # peers sent the same routes with the same options (the clients of a route
         # reflector, mostly) share the packing and the encoded bytes
         encoded: list[tuple[OutUpdate, SessionOptions, list[tuple[Family, bytes]]]] = []
-        for info, sent in fan_out(diff, self.outs.values()).items():
+        for info, sent in updates.items():
             peer = self.up_peers.get(info)
             opts = peer.session.options if peer is not None else None
             if peer is None or opts is None or not sent:

@@ -25,7 +25,7 @@ in use nor freed by the same change, so a withdrawal always names its own id.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.options import SessionOptions
@@ -41,6 +41,9 @@ from .table import Family, PrefixChange, RibDiff
 
 __all__ = [
     "AdjRibOut",
+    "GroupMember",
+    "UpdateGroup",
+    "group_key",
     "ExportCache",
     "ExportPolicy",
     "OutUpdate",
@@ -155,6 +158,13 @@ class AdjRibOut:
         self._paths: dict[Family, dict[int, tuple[OutPath, ...]]] = {}
         self._memos: dict[tuple[PeerInfo, int], dict[AttrSet, AttrSet]] = {}
 
+    def load(self, afi: int, safi: int, table: dict[tuple[int, int], AttrSet]) -> None:
+        """Take ``table`` (``{(prefix, 0): attrs}``) as sent: a peer that leaves its
+        update group keeps what the group sent it (best-path peers only)."""
+        if self.peer.addpath:
+            raise ValueError("load is for peers without ADD-PATH")
+        self._best[afi, safi] = {prefix: attrs for (prefix, _), attrs in table.items()}
+
     def clear(self) -> None:
         """Forget everything sent (the session went down)."""
         self._best.clear()
@@ -190,8 +200,14 @@ class AdjRibOut:
                 out.append((source_key(r), attrs))
         return out
 
-    def _apply_best(self, diff: Iterable[PrefixChange]) -> OutUpdate:
-        """``apply`` without ADD-PATH: the best route only (``_chosen`` inlined)."""
+    def _apply_best(
+        self, diff: Iterable[PrefixChange], records: list[_Record] | None = None
+    ) -> OutUpdate:
+        """``apply`` without ADD-PATH: the best route only (``_chosen`` inlined).
+
+        With ``records``, each change that involves a sent route is recorded for an
+        update group: (AFI, SAFI, prefix, sent before, sent now, old best, new best).
+        """
         announce: list[PackRoute] = []
         withdraw: list[Withdrawal] = []
         peer, memos, policy = self.peer, self._memos, self.export_policy
@@ -225,6 +241,19 @@ class AdjRibOut:
             elif old is not None:
                 del sent[prefix]
                 withdraw.append((afi, safi, prefix, 0))
+            if records is not None and (old is not None or attrs is not None):
+                old_ranked = ch.old.ranked
+                # a dump (no old selection) of what is already sent: the Loc-RIB has
+                # not changed since, so the old best is the new one
+                old_best = (
+                    old_ranked[0]
+                    if old_ranked
+                    else ranked[0]
+                    if old is not None and ranked
+                    else None
+                )
+                new_best = ranked[0] if ranked else None
+                records.append((afi, safi, prefix, old, attrs, old_best, new_best))
         return OutUpdate(tuple(announce), tuple(withdraw))
 
     def apply(self, diff: Iterable[PrefixChange]) -> OutUpdate:
@@ -291,10 +320,177 @@ class AdjRibOut:
         )
 
 
-def fan_out(diff: RibDiff, outs: Iterable[AdjRibOut]) -> dict[PeerInfo, OutUpdate]:
+def group_key(peer: PeerInfo) -> tuple[object, ...] | None:
+    """What two peers must share to share an Adj-RIB-Out (an update group), or None.
+
+    Everything ``may_export`` and ``export_attrs`` read of a target except who it is;
+    ADD-PATH peers do not share (their path ids are their own).
+    """
+    if peer.addpath:
+        return None
+    nh = not peer.ibgp or peer.next_hop_self or peer.next_hop_self_force
+    return (
+        peer.ibgp,
+        peer.rr_client,
+        peer.local_as if not peer.ibgp else 0,
+        peer.local_address if nh else b"",
+        peer.next_hop_self,
+        peer.next_hop_self_force,
+    )
+
+
+_Record = tuple[int, int, int, "AttrSet | None", "AttrSet | None", "Route | None", "Route | None"]
+"""(AFI, SAFI, prefix, group's old, group's new, old best, new best)."""
+
+
+class UpdateGroup:
+    """One Adj-RIB-Out for best-path peers with one export profile and no export policy.
+
+    How this works: the group's table is what a member is sent when it is neither the
+    source nor the originator of the best route: an :class:`AdjRibOut` towards a
+    stand-in peer with the members' profile and no identity.  A member differs from it
+    only where the export rule refuses it a best route because of who it is (RFC 4456
+    8: not back to the peer it came from, nor to its originator).  That is not stored:
+    it follows from the Loc-RIB's best route, which each change carries (old and
+    new).  So ``apply`` works a diff out once; members the diff does not concern by
+    identity share the group's :class:`OutUpdate` (and, in ``pybgp.routing``, its
+    encoding); the others get theirs worked out from the same records.  A full table
+    from one client and reflected to the others is one table for all of them.
+    """
+
+    def __init__(
+        self,
+        template: PeerInfo,
+        config: RibConfig,
+        cache: ExportCache,
+        best: Callable[[int, int, int], Route | None],
+    ) -> None:
+        key = group_key(template)
+        if key is None:
+            raise ValueError("ADD-PATH peers are not grouped")
+        self.key = key
+        stand_in = replace(template, address="update-group", index=0, bgp_id=b"")
+        self.out = AdjRibOut(stand_in, config, cache)
+        self.best = best
+        self.members: dict[PeerInfo, int] = {}
+        """Member -> how many prefixes of the group's table it does not have."""
+        self._by_id: dict[bytes, list[PeerInfo]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.members)
+
+    def join(self, peer: PeerInfo) -> OutUpdate:
+        """Add ``peer``; what it must be sent now (the group's table, as it sees it)."""
+        if group_key(peer) != self.key:
+            raise ValueError(f"{peer.address} does not fit this update group")
+        announce: list[PackRoute] = []
+        hidden = 0
+        for (afi, safi), table in self.out._best.items():
+            for prefix, attrs in table.items():
+                b = self.best(afi, safi, prefix)
+                if b is None or may_export(b, peer):
+                    announce.append((afi, safi, prefix, 0, attrs))
+                else:
+                    hidden += 1
+        self.members[peer] = hidden
+        self._by_id.setdefault(peer.bgp_id, []).append(peer)
+        return OutUpdate(tuple(announce))
+
+    def leave(self, peer: PeerInfo) -> None:
+        """Remove ``peer`` (its session ended)."""
+        if self.members.pop(peer, None) is None:
+            return
+        same = self._by_id[peer.bgp_id]
+        same.remove(peer)
+        if not same:
+            del self._by_id[peer.bgp_id]
+
+    def _touched(self, r: Route | None, into: set[PeerInfo]) -> None:
+        if r is None:
+            return
+        if r.peer in self.members:
+            into.add(r.peer)
+        by_id = self._by_id
+        for bid in (r.attrs.originator_id, r.peer.bgp_id):
+            same = by_id.get(bid) if bid is not None else None
+            if same:
+                into.update(same)
+
+    def apply(self, diff: Iterable[PrefixChange]) -> dict[PeerInfo, OutUpdate]:
+        """Bring every member up to date with ``diff``: what to send each (none if empty)."""
+        if not self.members:
+            return {}
+        records: list[_Record] = []
+        touched: set[PeerInfo] = set()
+        group = self.out._apply_best(diff, records)
+        for _, _, _, _, _, old_best, new_best in records:
+            self._touched(old_best, touched)
+            self._touched(new_best, touched)
+        result: dict[PeerInfo, OutUpdate] = {}
+        for peer in self.members:
+            update = self._member(peer, records) if peer in touched else group
+            if update:
+                result[peer] = update
+        return result
+
+    def _member(self, peer: PeerInfo, records: list[_Record]) -> OutUpdate:
+        announce: list[PackRoute] = []
+        withdraw: list[Withdrawal] = []
+        hidden = self.members[peer]
+        for afi, safi, prefix, g_old, g_new, old_best, new_best in records:
+            # what the member had and should have: the group's, unless the best route
+            # is refused to this member in particular
+            m_old = g_old if old_best is None or may_export(old_best, peer) else None
+            m_new = g_new if new_best is None or may_export(new_best, peer) else None
+            hidden += (g_new is not None and m_new is None) - (g_old is not None and m_old is None)
+            if m_new is not None:
+                if m_old is not m_new and m_old != m_new:
+                    announce.append((afi, safi, prefix, 0, m_new))
+            elif m_old is not None:
+                withdraw.append((afi, safi, prefix, 0))
+        self.members[peer] = hidden
+        return OutUpdate(tuple(announce), tuple(withdraw))
+
+    def table(self, peer: PeerInfo, afi: int, safi: int) -> dict[tuple[int, int], AttrSet]:
+        """``{(prefix, 0): attrs}`` as the member has it."""
+        out: dict[tuple[int, int], AttrSet] = {}
+        for prefix, attrs in self.out._best.get((afi, safi), {}).items():
+            b = self.best(afi, safi, prefix)
+            if b is None or may_export(b, peer):
+                out[prefix, 0] = attrs
+        return out
+
+    def size(self, peer: PeerInfo) -> int:
+        """How many routes the member has (all families)."""
+        return len(self.out) - self.members[peer]
+
+
+class GroupMember:
+    """One member's view of its :class:`UpdateGroup`, read like an :class:`AdjRibOut`."""
+
+    __slots__ = ("group", "peer")
+
+    def __init__(self, group: UpdateGroup, peer: PeerInfo) -> None:
+        self.group = group
+        self.peer = peer
+
+    def table(self, afi: int, safi: int) -> dict[tuple[int, int], AttrSet]:
+        return self.group.table(self.peer, afi, safi)
+
+    def path_ids(self, afi: int, safi: int, prefix: int) -> dict[int, int]:
+        return {}
+
+    def __len__(self) -> int:
+        return self.group.size(self.peer)
+
+
+def fan_out(diff: RibDiff, outs: Iterable[AdjRibOut | UpdateGroup]) -> dict[PeerInfo, OutUpdate]:
     """Turn one RIB diff into, per peer, announcements and withdrawals (empty ones left out)."""
     result: dict[PeerInfo, OutUpdate] = {}
     for out in outs:
+        if isinstance(out, UpdateGroup):
+            result.update(out.apply(diff))
+            continue
         update = out.apply(diff)
         if update:
             result[out.peer] = update

@@ -177,11 +177,14 @@ class Rib:
         self._withdraw(self._check(peer), peer, afi, safi, prefix, path_id)
         return self._flush()
 
-    def apply_update(self, peer: PeerInfo, u: Update) -> RibDiff:
+    def apply_update(self, peer: PeerInfo, u: Update, flush: bool = True) -> RibDiff:
         """Apply a decoded UPDATE: withdrawals, then announcements (RFC 4271 9.1).
 
         With an RFC 7606 treat-as-withdraw error (or worse) every NLRI it carries is
         withdrawn (RFC 7606 2).  Families the codec keeps as raw bytes are ignored.
+        With ``flush=False`` the changes are kept for the next ``flush`` (or the next
+        call that returns a diff), which gives one change per prefix for several
+        UPDATEs: its selection before the first and after the last.
         """
         pre = self._check(peer)
         gone: list[tuple[int, int, int, int]] = [
@@ -209,6 +212,10 @@ class Rib:
         if u.attrs is not None:
             for afi, safi, p, path_id in new:
                 self._announce(pre, peer, afi, safi, p, path_id, u.attrs)
+        return self._flush() if flush else ()
+
+    def flush(self) -> RibDiff:
+        """The changes kept by ``apply_update(..., flush=False)`` since the last diff."""
         return self._flush()
 
     def reimport(self, peer: PeerInfo | None = None) -> RibDiff:

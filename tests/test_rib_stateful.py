@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from pybgp.codec.attributes import AttrSet, SegmentType, as_path_length
 from rib import AddPathSend, AdjRibOut, DecisionOptions, PeerInfo, Rib, RibConfig
-from rib.adjout import ExportCache, OutUpdate
+from rib.adjout import ExportCache, OutUpdate, UpdateGroup
 from rib.decision import Route
 from rib.reflect import export_attrs
 from rib.table import RibDiff
@@ -44,7 +44,10 @@ PEERS = [
     mk(4, LOCAL_AS, 4, rr_client=True, addpath_send=AddPathSend.ALL),
     mk(5, LOCAL_AS, 1, addpath_send=AddPathSend.ECMP, next_hop_self=True),
     mk(6, LOCAL_AS, 2, igp_cost=10),
+    mk(7, LOCAL_AS, 5, rr_client=True),  # an update group with 3 (same export profile)
+    mk(8, LOCAL_AS, 6, rr_client=True),
 ]
+GROUPED = [PEERS[2], PEERS[6], PEERS[7]]
 PREFIXES = [(10 << 32) | 24, (11 << 32) | 24, (12 << 32) | 16]
 
 
@@ -195,13 +198,33 @@ class RibMachine(RuleBasedStateMachine):
         self.outs = [AdjRibOut(p, self.config, cache) for p in PEERS]
         for p in PEERS:
             self.rib.add_peer(p)
+        # the grouped peers' Adj-RIB-Out, shared: must send each member what its own sends
+        self.group = UpdateGroup(GROUPED[0], self.config, cache, self.rib.best)
+        for p in GROUPED:
+            assert not self.group.join(p)
         self.received: dict[tuple[int, int, int], AttrSet] = {}  # (peer, prefix, id)
         self.wire: dict[int, dict[tuple[int, int], AttrSet]] = {p.index: {} for p in PEERS}
         self.ids: dict[int, dict[tuple[int, int], int]] = {p.index: {} for p in PEERS}
 
     def _push(self, diff: RibDiff) -> None:
+        grouped = self.group.apply(diff)
         for out in self.outs:
-            self._receive(out.peer, out.apply(diff))
+            own = out.apply(diff)
+            self._receive(out.peer, own)
+            if out.peer in self.group.members:
+                assert grouped.get(out.peer, OutUpdate()) == own
+                assert self.group.table(out.peer, 1, 1) == out.table(1, 1)
+                assert self.group.size(out.peer) == len(out)
+
+    @rule(p=st.sampled_from(GROUPED))
+    def rejoin_group(self, p: PeerInfo) -> None:
+        """A member's session ends and comes back: it is sent the group's table as it
+        sees it, which is what its own Adj-RIB-Out holds."""
+        self.group.leave(p)
+        sent = self.group.join(p)
+        own = self.outs[p.index - 1].table(1, 1)
+        assert {(prefix, pid): a for _, _, prefix, pid, a in sent.announce} == own
+        assert self.group.size(p) == len(own)
 
     def _receive(self, peer: PeerInfo, u: OutUpdate) -> None:
         view = self.wire[peer.index]
