@@ -88,6 +88,20 @@ def _next_hop(target: PeerInfo, afi: int) -> dict[str, bytes]:
     return {"mp_next_hop": nh}
 
 
+_CLUSTER_LISTS: dict[tuple[bytes, tuple[bytes, ...]], tuple[bytes, ...]] = {}
+
+
+def _cluster_list(cluster: bytes, received: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """``(cluster, *received)``, one tuple per distinct list (a few for a whole table)."""
+    key = (cluster, received)
+    out = _CLUSTER_LISTS.get(key)
+    if out is None:
+        if len(_CLUSTER_LISTS) >= 4096:
+            _CLUSTER_LISTS.clear()
+        out = _CLUSTER_LISTS[key] = (cluster, *received)
+    return out
+
+
 def export_attrs(route: Route, target: PeerInfo, afi: int, config: RibConfig) -> AttrSet:
     """The attributes ``route`` carries to ``target`` (a new, uninterned set or the same).
 
@@ -121,7 +135,7 @@ def export_attrs(route: Route, target: PeerInfo, afi: int, config: RibConfig) ->
         # forced.
         if attrs.originator_id is None:
             changes["originator_id"] = source.bgp_id
-        changes["cluster_list"] = (config.cluster, *attrs.cluster_list)
+        changes["cluster_list"] = _cluster_list(config.cluster, attrs.cluster_list)
         if target.next_hop_self_force:
             changes.update(_next_hop(target, afi))
     elif target.next_hop_self or target.next_hop_self_force:

@@ -305,7 +305,16 @@ class Rib:
         loc = self._loc.get(fam)
         if loc is None:
             loc = self._loc[fam] = {}
-        old = self._sel(fam, prefix, loc.get(prefix))
+        stored = loc.get(prefix)
+        if stored is None:  # a new prefix (most of a full table): no contest to run
+            if attrs is not None:
+                bkey = (fam, prefix)
+                if bkey not in self._batch:
+                    self._batch[bkey] = NO_SELECTION
+                compact = path_id == 0 and received is attrs
+                loc[prefix] = peer if compact else Route(peer, path_id, attrs)
+            return
+        old = self._sel(fam, prefix, stored)
         cands = [r for r in old.ranked if r.peer is not peer or r.path_id != path_id]
         if len(cands) == len(old.ranked):
             if attrs is None:

@@ -750,7 +750,7 @@ def encode_attributes(
 
 
 _ENCODED: dict[tuple[int, bool, bool], tuple[AttrSet, bytes]] = {}
-_ENCODED_MAX = 1 << 17
+_ENCODED_MAX = 1 << 13  # enough for one read's worth of sets; not a second copy of the RIB
 
 
 def _encode(attrs: AttrSet, options: SessionOptions, mp: dict[int, bytes], mrt: bool) -> bytes:
