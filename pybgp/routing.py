@@ -44,7 +44,14 @@ from .config import Config
 if TYPE_CHECKING:
     from .speaker import Peer
 
-__all__ = ["Routing", "ReceivedRoutes", "ORIGINATE_PATH_ID", "rib_config", "stale_count"]
+__all__ = [
+    "Routing",
+    "ReceivedRoutes",
+    "ORIGINATE_PATH_ID",
+    "not_refreshed",
+    "rib_config",
+    "stale_count",
+]
 
 ORIGINATE_PATH_ID = 0x80000000
 RibKey = tuple[int, int, int, int]
@@ -144,6 +151,18 @@ def _family(u: Update) -> Family:
     if u.mp_unreach is not None:
         return (u.mp_unreach.afi, u.mp_unreach.safi)
     return (1, 1)
+
+
+def not_refreshed(rib: Rib, peer: Peer) -> int:
+    """Stale routes of ``peer`` that its new session has not sent again (RFC 4724 4.2)."""
+    old, new = peer.stale_info, peer.info
+    if old is None:
+        return 0
+    fresh = rib.received(new) if new is not None else {}
+    return sum(
+        sum(1 for k in routes if k not in fresh.get(fam, {}))
+        for fam, routes in rib.received(old).items()
+    )
 
 
 class Routing:

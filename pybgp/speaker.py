@@ -53,7 +53,7 @@ from .events import (
 )
 from .fsm import Session, collision_winner
 from .negotiation import PeerSettings, unwrap_hard_reset
-from .routing import ORIGINATE_PATH_ID, ReceivedRoutes, Routing, stale_count
+from .routing import ORIGINATE_PATH_ID, ReceivedRoutes, Routing, not_refreshed, stale_count
 from .transport import (
     TransportError,
     client_socket,
@@ -577,7 +577,7 @@ class Peer:
         if self.stale_timer is not None:
             self.stale_timer.cancel()
             self.stale_timer = None
-        doomed = self.stale
+        doomed = not_refreshed(self.speaker.routing.rib, self)
         self.speaker.routing.sweep(self)
         if doomed:
             self.log.emit("stale-removed", peer=self.address, routes=doomed)
