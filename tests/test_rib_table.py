@@ -8,6 +8,7 @@ from pybgp.codec.options import SessionOptions
 from pybgp.codec.update import MpReach, MpUnreach, Update
 from rib import AddPathSend, AdjRibOut, DecisionOptions, PeerInfo, Reason, Rib, RibConfig
 from rib.adjout import ExportCache, fan_out, source_key
+from rib.table import PATH_SHIFT
 
 LOCAL_AS = 65000
 SEQ = SegmentType.AS_SEQUENCE
@@ -238,3 +239,38 @@ def test_dump_fills_a_new_adj_rib_out() -> None:
     u = out.apply(rib.dump(1, 1))
     assert sorted(x[2] for x in u.announce) == sorted([P, Q])
     assert u.announce[0][4].as_path == ((SEQ, (LOCAL_AS, 65001)),)
+
+
+def test_updates_kept_for_flush_give_one_change_per_prefix() -> None:
+    """apply_update(flush=False): several UPDATEs, one change per prefix, first old to
+    last new; a prefix announced then withdrawn in one batch is no change at all."""
+    rib = rib_with(E1, E2)
+    a, b = attrs(65001), attrs(65001, 5)
+    assert rib.apply_update(E1, Update(attrs=a, nlri=(P,)), flush=False) == ()
+    assert rib.apply_update(E1, Update(attrs=b, nlri=(P, Q)), flush=False) == ()
+    assert rib.apply_update(E1, Update(withdrawn=(Q,)), flush=False) == ()
+    (ch,) = rib.flush()
+    assert ch.prefix == P and ch.old_best is None
+    assert ch.new_best is not None and ch.new_best.attrs is b
+    assert rib.flush() == ()
+
+
+def test_received_routes_and_lone_routes_stored_compactly() -> None:
+    """Rib.received is the Adj-RIB-In as stored; a lone route whose attributes import
+    left alone is kept in the Loc-RIB as its peer and read back whole."""
+    rib = rib_with(E1, E2)
+    a = attrs(65001)
+    rib.announce(E1, 1, 1, P, a)
+    rib.announce(E1, 1, 1, Q, a, path_id=7)
+    table = rib.received(E1)[1, 1]
+    assert table == {P: a, Q | (7 << PATH_SHIFT): a}
+    assert rib.received_count(E1) == 2 and rib.received(mk(9)) == {}
+    assert rib._loc[1, 1][P] is E1  # compact: the peer alone
+    best = rib.best(1, 1, P)
+    assert best is not None and best.peer is E1 and best.path_id == 0 and best.attrs is a
+    assert rib.best(1, 1, Q) == (E1, 7, a)  # a path id: the route itself
+    # LOCAL_PREF from an eBGP peer is stripped on import: not the received set
+    lp = attrs(65002, local_pref=50)
+    rib.announce(E2, 1, 1, (12 << 32) | 24, lp)
+    stored = rib._loc[1, 1][(12 << 32) | 24]
+    assert stored is not E2 and stored.attrs.local_pref is None  # type: ignore[union-attr]
