@@ -30,7 +30,7 @@ run a changed policy without a ROUTE-REFRESH (soft reconfiguration inbound).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.errors import Action
@@ -58,9 +58,11 @@ PATH_SHIFT = 144
 _PREFIX_MASK = (1 << PATH_SHIFT) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class PrefixChange:
-    """What happened to one prefix: its selection before and after."""
+class PrefixChange(NamedTuple):
+    """What happened to one prefix: its selection before and after.
+
+    A plain tuple like ``Route`` and ``Selection``: a full table makes a million.
+    """
 
     afi: int
     safi: int
