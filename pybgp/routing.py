@@ -1,10 +1,15 @@
 """Routing between peers: the speaker's glue to the pure RIB (``rib/``).
 
-How this works: :class:`Routing` owns the one :class:`~rib.Rib` of the process, an
-:class:`~rib.AdjRibOut` per Established peer and the shared export cache.  The
-speaker calls ``up`` when a session is Established, ``update`` for every UPDATE,
-``down`` when it ends and ``refresh`` for a ROUTE-REFRESH; each returns nothing and
-sends, through :meth:`Peer.send_updates`, what the RIB diff means for every peer.
+How this works: :class:`Routing` owns the one :class:`~rib.Rib` of the process, the
+Adj-RIB-Outs of the Established peers and the shared export cache.  Best-path peers
+with one export profile and no export policy (the clients of a route reflector)
+share one :class:`~rib.UpdateGroup`; the others have an :class:`~rib.AdjRibOut` each.
+The speaker calls ``up`` when a session is Established, ``update`` for every UPDATE
+(the RIB keeps the changes), ``flush`` after each read, ``down`` when it ends and
+``refresh`` for a ROUTE-REFRESH; each returns nothing and sends what the RIB diff
+means for every peer.  What several peers get with the same session options is
+packed and encoded once (:meth:`Peer.send_encoded`).  :class:`ReceivedRoutes` shows
+a peer's Adj-RIB-In from the RIB (the speaker keeps no copy).
 Import and export policy (``rib.policy``) are applied here, with RFC 8212 defaults:
 an eBGP neighbor without a policy gets nothing into the RIB and nothing out of it.
 Locally configured ``[[originate]]`` routes are not in the RIB; the speaker sends

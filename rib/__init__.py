@@ -4,11 +4,21 @@ How this works: :class:`Rib` (``rib.table``) takes routes in and returns diffs
 (:class:`PrefixChange` per prefix: old and new ranked paths, ECMP set, the decision
 step that decided).  ``rib.decision`` is RFC 4271 9.1 as a list of named steps;
 ``rib.reflect`` is the RFC 4456 export rule and loop checks; ``rib.adjout`` turns
-diffs into per-peer announcements and withdrawals (with ADD-PATH send modes).  No
+diffs into per-peer announcements and withdrawals (with ADD-PATH send modes), one
+table per update group of best-path peers with the same export profile.  No
 I/O, no clock, no asyncio anywhere in this package.
 """
 
-from .adjout import AdjRibOut, ExportCache, ExportPolicy, OutUpdate, fan_out
+from .adjout import (
+    AdjRibOut,
+    ExportCache,
+    ExportPolicy,
+    GroupMember,
+    OutUpdate,
+    UpdateGroup,
+    fan_out,
+    group_key,
+)
 from .config import RibConfig
 from .decision import STEPS, DecisionOptions, Explanation, Reason, Route, Selection, Step
 from .peer import AddPathSend, PeerInfo
@@ -21,6 +31,7 @@ __all__ = [
     "ExportCache",
     "ExportPolicy",
     "Explanation",
+    "GroupMember",
     "ImportPolicy",
     "OutUpdate",
     "PeerInfo",
@@ -33,5 +44,7 @@ __all__ = [
     "STEPS",
     "Selection",
     "Step",
+    "UpdateGroup",
     "fan_out",
+    "group_key",
 ]
