@@ -284,3 +284,73 @@ async def test_metrics_show_vip_and_check_state(lab: dict[str, Any]) -> None:
     text = await scrape(lab["metrics"])
     assert f'lbnode_vip_announced{{vip="{VIP}"}} 0.0' in text
     assert f'lbnode_vip_state{{state="down",vip="{VIP}"}} 1.0' in text
+
+
+@pytest.mark.asyncio
+async def test_an_ipv6_vip_over_an_ipv4_session(tmp_path: Path) -> None:
+    """An IPv6 VIP goes out in MP_REACH_NLRI (RFC 4760) with its configured next hop."""
+    rport, nport = port(ROUTER), port(NODE)
+    router_log, node_log = Recorder(), Recorder()
+    fams = 'families = ["ipv4-unicast", "ipv6-unicast"]'
+    router = Speaker(
+        parse_config(f"""
+[global]
+asn = 65000
+router_id = "10.0.0.1"
+listen_address = "{ROUTER}"
+listen_port = {rport}
+[[neighbors]]
+address = "{NODE}"
+remote_as = 65101
+port = {nport}
+local_address = "{ROUTER}"
+connect_retry = 1
+{fams}
+"""),
+        router_log,
+    )
+    await router.start()
+    cfg = parse_lbnode_config(f"""
+[global]
+asn = 65101
+router_id = "10.0.0.2"
+listen_address = "{NODE}"
+listen_port = {nport}
+[control]
+socket = "{tmp_path}/lb6.sock"
+[[neighbors]]
+address = "{ROUTER}"
+remote_as = 65000
+port = {rport}
+local_address = "{NODE}"
+connect_retry = 1
+{fams}
+[[vips]]
+prefix = "2001:db8:10::/64"
+next_hop = "2001:db8::2"
+[[vips.checks]]
+type = "exec"
+command = ["true"]
+interval = 0.1
+""")
+    node = Speaker(cfg.speaker, node_log)
+    ext = LbNode(cfg)
+    await ext.setup(node, node_log)
+    await node.start()
+    try:
+        end = time.monotonic() + 10
+        got: list[dict[str, Any]] = []
+        while time.monotonic() < end and not got:
+            got = [
+                e
+                for e in router_log.events
+                if e["event"] == "update" and "2001:db8:10::/64" in e["announced"]
+            ]
+            await asyncio.sleep(0.02)
+        assert got, "the router never received the IPv6 VIP"
+        assert got[0]["attributes"]["next_hop"] == "2001:db8::2"
+    finally:
+        if ext.agent is not None:
+            await ext.agent.stop()
+        await node.stop("test over")
+        await router.stop("test over")
