@@ -870,14 +870,31 @@ class Interner:
     ``by_raw`` maps the raw wire key of a set to ``(set, errors)``; ``by_value`` maps a
     set to its canonical object, for sets built in code.  One interner serves one
     decoding context (ASN width, MRT or not).
+
+    With ``limit``, ``by_raw`` and the value cache are emptied when they reach it
+    (``make_room``, called before each decode): a session's interner then holds the
+    recent sets (an UPDATE stream repeats a set close to where it first came), not a
+    second index of the whole table.  Sets decoded again later are equal, not
+    identical; the RIB compares by value where identity fails.  An MRT file's
+    interner has no limit: its sets are the table.
     """
 
-    __slots__ = ("by_raw", "by_value", "values")
+    __slots__ = ("by_raw", "by_value", "limit", "values")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.by_raw: dict[object, tuple[AttrSet, tuple[BgpError, ...]]] = {}
         self.values: dict[bytes, Any] = {}  # attribute TLV -> decoded value
         self.by_value: dict[tuple[AttrSet, tuple[tuple[int, int], ...]], AttrSet] = {}
+        self.limit = limit
+
+    def make_room(self) -> None:
+        """Empty the raw-set index and the value cache if they reached ``limit``."""
+        limit = self.limit
+        if limit is not None:
+            if len(self.by_raw) >= limit:
+                self.by_raw.clear()
+            if len(self.values) >= 4 * limit:  # a few attributes per set
+                self.values.clear()
 
     def intern(self, attrs: AttrSet) -> AttrSet:
         """The shared object equal to ``attrs`` with the same wire form."""

@@ -101,6 +101,11 @@ class Update:
         return None
 
 
+SESSION_INTERNER_LIMIT = 1 << 12
+"""Sets kept by the sessions' interners (``Interner.limit``): about 2 MiB at most, not
+a second copy of a full table's sets (116 B/route at 300k IPv4 prefixes)."""
+
+
 class _Interners:
     """One interner per decoding context: 4-octet AS or not, MRT RIB entry or not."""
 
@@ -111,7 +116,7 @@ class _Interners:
         key = (as4, mrt)
         found = self.table.get(key)
         if found is None:
-            found = self.table[key] = Interner()
+            found = self.table[key] = Interner(SESSION_INTERNER_LIMIT)
         return found
 
     def clear(self) -> None:
@@ -184,6 +189,7 @@ def decode_update(body: bytes, options: SessionOptions, interner: Interner | Non
 def _decode_block(
     body: bytes, astart: int, aend: int, options: SessionOptions, interner: Interner
 ) -> tuple[AttrSet, tuple[BgpError, ...], MpReach | None, MpUnreach | None]:
+    interner.make_room()
     fast = decode_fast(body, astart, aend, options.four_octet_as, False, interner.values)
     if fast is not None:  # no MP attributes, nothing unusual: one pass
         interner.by_raw[body[astart:aend]] = (fast, ())
