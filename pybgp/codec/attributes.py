@@ -183,13 +183,20 @@ class AttrSet:
                 raise TypeError(f"AttrSet.replace() cannot set {name!r}")
             values[i] = value
         values[-1] = ()
-        return AttrSet(*values)
+        out = AttrSet(*values)
+        if len(_DERIVED) >= _ENCODED_MAX:
+            _DERIVED.clear()
+        _DERIVED[id(out)] = (out, self, changes)  # ``encode_attributes`` splices
+        return out
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(AttrSet) if f.init)  # not the cached hash
 assert _FIELD_NAMES[-1] == "wire"
 _FIELD_VALUES = attrgetter(*_FIELD_NAMES)
 _FIELD_INDEX = {name: i for i, name in enumerate(_FIELD_NAMES[:-1])}
+_DERIVED: dict[int, tuple[AttrSet, AttrSet, dict[str, Any]]] = {}
+"""id(set made by ``replace``) -> (that set, the set it was made from, the changes): a
+read's worth, for :func:`encode_attributes` to splice the bytes of the second."""
 
 
 def as_path_length(path: AsPath | None) -> int:
@@ -741,7 +748,11 @@ def encode_attributes(
         hit = _ENCODED.get(key)
         if hit is not None and hit[0] is attrs:
             return hit[1]
-        raw = _encode(attrs, options, {}, mrt)
+        raw = None
+        if not attrs.wire and options.four_octet_as and not mrt:
+            raw = splice.splice(attrs)
+        if raw is None:
+            raw = _encode(attrs, options, {}, mrt)
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()
         _ENCODED[key] = (attrs, raw)  # the reference keeps the id from being reused
@@ -907,3 +918,6 @@ class Interner:
         self.by_raw.clear()
         self.by_value.clear()
         self.values.clear()
+
+
+from . import splice  # noqa: E402  (it reads this module's caches)

@@ -24,6 +24,7 @@ from .attributes import (
 from .errors import Action, BgpError, ErrorSubcode, NotificationCode
 from .nlri import Prefix, decode_nlri, encode_nlri
 from .options import SessionOptions
+from .splice import remember_encoding
 
 __all__ = ["Update", "MpReach", "MpUnreach", "decode_update", "encode_update", "INTERNERS"]
 
@@ -192,7 +193,9 @@ def _decode_block(
     interner.make_room()
     fast = decode_fast(body, astart, aend, options.four_octet_as, False, interner.values)
     if fast is not None:  # no MP attributes, nothing unusual: one pass
-        interner.by_raw[body[astart:aend]] = (fast, ())
+        block = body[astart:aend]
+        interner.by_raw[block] = (fast, ())
+        remember_encoding(fast, block, options.four_octet_as)
         return fast, (), None, None
     try:
         tlvs = walk_attributes(body, astart, aend)
