@@ -43,6 +43,7 @@ from rib.table import PATH_SHIFT, Family
 from .codec.attributes import AttrSet, as4_merge
 from .codec.message import encode_message
 from .codec.options import SessionOptions
+from .codec.pack import encode_routes, pack_withdrawals
 from .codec.update import Update
 from .config import Config
 
@@ -390,7 +391,11 @@ class Routing:
                 continue
             messages = next((m for o, oo, m in encoded if oo == opts and o == sent), None)
             if messages is None:
-                messages = [(_family(u), encode_message(u, opts)) for u in sent.updates(opts)]
+                messages = [
+                    (_family(u), encode_message(u, opts))
+                    for u in pack_withdrawals(sent.withdraw, opts)
+                ]
+                messages += encode_routes(sent.announce, opts)
                 encoded.append((sent, opts, messages))
             neg = peer.session.negotiated
             mine = [m for fam, m in messages if neg is not None and fam in neg.families]

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pybgp.codec import AttrSet, SessionOptions, decode_message, encode_message
-from pybgp.codec.pack import encode_announcements, pack_announcements
+from pybgp.codec.pack import encode_announcements, encode_routes, pack_announcements
 from pybgp.codec.update import Update
 from tests.test_codec_properties import SETTINGS, addr4, attr_sets, prefixes
 
@@ -93,3 +93,49 @@ def test_replace_is_dataclasses_replace(a: AttrSet, data: st.DataObject) -> None
     assert got.wire == ()
     with pytest.raises(TypeError):
         a.replace(bogus=1)
+
+
+@st.composite
+def route_lists(draw: st.DrawFn) -> tuple[list[tuple[int, int, int, int, AttrSet]], SessionOptions]:
+    """Routes of several families and sets (some in wire order), for one session."""
+    four = draw(st.booleans())
+    fams = draw(st.lists(st.sampled_from(FAMILIES), min_size=1, max_size=3))
+    opts = SessionOptions(
+        four_octet_as=four,
+        extended_message=draw(st.booleans()),
+        addpath_tx=frozenset(f for f in fams if draw(st.booleans())),
+    )
+    routes: list[tuple[int, int, int, int, AttrSet]] = []
+    for afi, safi in fams:
+        for _ in range(draw(st.integers(1, 3))):
+            attrs = draw(attr_sets(four=four, as4_fields=False))
+            if (afi, safi) == (1, 1):
+                attrs = attrs.replace(next_hop=draw(addr4), mp_next_hop=None)
+            else:
+                attrs = attrs.replace(next_hop=None, mp_next_hop=bytes(16 if afi == 2 else 4))
+            if draw(st.booleans()):  # as received: decoded, so in wire order
+                wire = encode_message(Update(attrs=attrs, nlri=(0x0A000008,)), opts)
+                got = decode_message(wire, opts)
+                assert isinstance(got, Update)
+                if got.attrs is not None and not got.errors and got.attrs.wire:
+                    attrs = got.attrs
+            bits = 32 if afi == 1 else 128
+            pfx = draw(prefixes(bits, max_size=draw(st.sampled_from([3, 400]))))
+            ids = draw(st.lists(st.integers(0, 3), min_size=len(pfx), max_size=len(pfx)))
+            routes += [(afi, safi, p, i, attrs) for p, i in zip(pfx, ids, strict=True)]
+    draw(st.randoms()).shuffle(routes)
+    return routes, opts
+
+
+@SETTINGS
+@given(route_lists())
+def test_encode_routes_matches_pack_and_encode(
+    case: tuple[list[tuple[int, int, int, int, AttrSet]], SessionOptions],
+) -> None:
+    """What a route reflector sends: ``encode_routes`` against the Update path."""
+    routes, opts = case
+    want = []
+    for u in pack_announcements(routes, opts):
+        fam = (1, 1) if u.mp_reach is None else (u.mp_reach.afi, u.mp_reach.safi)
+        want.append((fam, encode_message(u, opts)))
+    assert encode_routes(routes, opts) == want

@@ -267,9 +267,18 @@ def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
         end = i + 2 + count * width
         if end > n:
             raise _Malformed("AS_PATH segment overruns the attribute", U.MALFORMED_AS_PATH)
-        segs.append((seg_type, unpack_from(fmt % count, v, i + 2)))
+        asns = unpack_from(fmt % count, v, i + 2)
+        segs.append((seg_type, tuple(map(_INTS.setdefault, asns, asns))))
         i = end
+    if len(_INTS) >= _INTS_MAX:
+        _INTS.clear()
     return tuple(segs)
+
+
+_INTS: dict[int, int] = {}
+"""One int object per ASN and community value: a full table repeats each of them in
+many AS paths and COMMUNITIES (28-32 octets each, about 30 B/route at 1M routes)."""
+_INTS_MAX = 1 << 18
 
 
 def _dec_as_path(v: bytes, c: _Ctx) -> AsPath:
@@ -310,7 +319,8 @@ def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
 
 def _dec_communities(v: bytes, c: _Ctx) -> tuple[int, ...]:
     _multiple(4, v)
-    return unpack_from("!%dI" % (len(v) // 4), v)
+    values = unpack_from("!%dI" % (len(v) // 4), v)
+    return tuple(map(_INTS.setdefault, values, values))
 
 
 def _dec_cluster_list(v: bytes, c: _Ctx) -> tuple[bytes, ...]:

@@ -9,9 +9,9 @@ other family in MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760).
 
 ``encode_announcements`` is the same packing for one group, straight to message
 bytes: no ``Update`` object, the attribute block encoded once (and cached per set),
-the NLRI written by one loop.  MRT injection sends a full table through it; a
-differential test keeps its bytes equal to ``encode_message`` of
-``pack_announcements``.
+the NLRI written by one loop.  MRT injection sends a full table through it, and
+``encode_routes`` the routes a route reflector sends; differential tests keep their
+bytes equal to ``encode_message`` of ``pack_announcements``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from struct import pack
 
 from .attributes import AttrSet, encode_attributes
 from .header import HEADER_LEN, MARKER
+from .message import encode_message
 from .options import SessionOptions
 from .update import MpReach, MpUnreach, Update
 
@@ -30,6 +31,7 @@ __all__ = [
     "pack_withdrawals",
     "encode_announcements",
     "encode_packed",
+    "encode_routes",
 ]
 
 Route = tuple[int, int, int, int, AttrSet]
@@ -150,6 +152,39 @@ def encode_announcements(
         raise ValueError("encode_announcements needs an attribute set in canonical order")
     block = encode_attributes(attrs, options)
     return encode_packed(afi, safi, block, attrs.mp_next_hop, prefixes, options, path_id)
+
+
+def encode_routes(
+    routes: Iterable[Route], options: SessionOptions
+) -> list[tuple[tuple[int, int], bytes]]:
+    """``pack_announcements`` + ``encode_message``, each message with its (AFI, SAFI).
+
+    The same grouping (by family and attribute set, in the order of first appearance)
+    and the same bytes, but straight to bytes through ``encode_packed`` where it gives
+    them: unicast and multicast of IPv4 and IPv6 without ADD-PATH, any attribute set
+    for IPv4 unicast, sets in canonical order for the others.  The rest goes through
+    ``Update`` objects.  A differential test checks the two agree.
+    """
+    groups: dict[tuple[int, int, AttrSet], list[tuple[int, int]]] = {}
+    for afi, safi, prefix, path_id, attrs in routes:
+        groups.setdefault((afi, safi, attrs), []).append((prefix, path_id))
+    out: list[tuple[tuple[int, int], bytes]] = []
+    for (afi, safi, attrs), nlri in groups.items():
+        fam = (afi, safi)
+        if fam in _DIRECT and fam not in options.addpath_tx and (fam == (1, 1) or not attrs.wire):
+            block = encode_attributes(attrs, options)
+            prefixes = [p for p, _ in nlri]
+            for m in encode_packed(afi, safi, block, attrs.mp_next_hop, prefixes, options):
+                out.append((fam, m))
+        else:
+            routes_of = [(afi, safi, p, i, attrs) for p, i in nlri]
+            out.extend(
+                (fam, encode_message(u, options)) for u in pack_announcements(routes_of, options)
+            )
+    return out
+
+
+_DIRECT = frozenset({(1, 1), (1, 2), (2, 1), (2, 2)})
 
 
 def encode_packed(
