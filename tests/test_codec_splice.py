@@ -182,3 +182,15 @@ def test_session_interner_is_bounded() -> None:
         attrs = AttrSet(origin=0, as_path=((2, (65000 + i,)),), next_hop=bytes(4), med=i)
         decode_update(encode_message(Update(attrs=attrs, nlri=NLRI), AS4)[19:], AS4, unbounded)
     assert len(unbounded.by_raw) == 50
+
+
+@SETTINGS
+@given(attr_sets(four=False, as4_fields=True), st.integers(0, 2**32), st.booleans())
+def test_two_octet_session_recorded_bytes(attrs: AttrSet, seed: int, shuffle: bool) -> None:
+    """``remember_encoding`` for a 2-octet session: the bytes are those a 2-octet peer gets."""
+    received = _reshape(A._encode(attrs, AS2, {}, False), seed, shuffle, False, False)
+    u = decode_update(_body(received), AS2, Interner())
+    if not received or u.attrs is None or u.errors:
+        return
+    assert encode_attributes(u.attrs, AS2) == received == A._encode(u.attrs, AS2, {}, False)
+    _check(u.attrs.replace(originator_id=b"\x0a\x00\x00\x01", cluster_list=(b"\x0a\x00\x00\xfe",)))
