@@ -65,8 +65,8 @@ def summary(name: str, values: list[float]) -> str:
 
 def failover(runs: int, exabgp: bool) -> None:
     from tests.lab import Bird, Lab
-    from tests.lab.lbnode import LbNodeAgent
-    from tests.lab.netns import wait_for
+    from tests.lab.lbnode import LbNodeAgent, http_backend
+    from tests.lab.netns import Process, wait_for
 
     with Lab() as lab:
         lb, r1 = lab.add_ns("lb"), lab.add_ns("r1")
@@ -96,19 +96,8 @@ fall = 2
             bird.add_neighbor(link2.a4, 65102, hold_time=9)
         monitor = lab.spawn(r1, ["ip", "-ts", "monitor", "route"], name="monitor")
 
-        def backend(ns: str) -> object:
-            proc = lab.spawn(
-                ns,
-                [sys.executable, "-m", "http.server", str(PORT), "--bind", "127.0.0.1"],
-                name="backend",
-            )
-
-            def up() -> bool:
-                cp = lab.run(ns, ["ss", "-Htln", f"sport = :{PORT}"], check=False)
-                return str(PORT) in cp.stdout
-
-            wait_for("backend", up, timeout=10, step=0.05)
-            return proc
+        def backend(ns: str) -> Process:
+            return http_backend(lab, ns, PORT)
 
         be = [backend(lb)] + ([backend(lb2)] if exabgp else [])
         bird.start()
@@ -129,7 +118,7 @@ fall = 2
             time.sleep(0.3 + (i % 10) * 0.1)  # spread the failure over the check phase
             t0 = time.time()
             for proc in be:
-                lab.stop(proc)  # type: ignore[arg-type]
+                lab.stop(proc)
             for v in vips:
                 wait_for(f"{v} gone", lambda v=v: not in_fib(v), timeout=20, step=0.02)
             time.sleep(0.2)
@@ -266,9 +255,7 @@ def _rss(pid: int) -> int:
 
 
 def scale(vips: int, seconds: float) -> None:
-    servers = subprocess.Popen(
-        [sys.executable, "-c", SERVERS], stdout=subprocess.PIPE, text=True
-    )
+    servers = subprocess.Popen([sys.executable, "-c", SERVERS], stdout=subprocess.PIPE, text=True)
     assert servers.stdout is not None
     hport, tport, dport = map(int, servers.stdout.readline().split())
     with tempfile.TemporaryDirectory() as tmp:

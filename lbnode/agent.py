@@ -26,7 +26,7 @@ import contextlib
 import ipaddress
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pybgp.codec.attributes import AttrSet
@@ -38,9 +38,7 @@ from .config import GRACEFUL_SHUTDOWN, CheckConfig, LbConfig, VipConfig
 from .health import CheckState, verdict
 from .vip import Announce, Transition, VipMachine
 
-__all__ = ["Agent", "Vip", "DRAIN_SOURCES"]
-
-DRAIN_SOURCES = ("operator", "signal", "file")
+__all__ = ["Agent", "Vip"]
 DISABLE_POLL = 1.0
 
 
@@ -48,9 +46,6 @@ DISABLE_POLL = 1.0
 class Check:
     config: CheckConfig
     state: CheckState
-    last_ok: bool | None = None
-    last_time: float | None = None
-    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -63,7 +58,6 @@ class Vip:
     timer: asyncio.TimerHandle | None = None
     announced: Announce = Announce.NONE
     changed_at: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Agent:
@@ -98,8 +92,7 @@ class Agent:
     def start(self) -> None:
         for vip in self.vips.values():
             for c in vip.checks:
-                c.task = self.loop.create_task(self._check_loop(vip, c))
-                self.tasks.append(c.task)
+                self.tasks.append(self.loop.create_task(self._check_loop(vip, c)))
         if any(v.config.disable_file for v in self.vips.values()):
             self.tasks.append(self.loop.create_task(self._disable_loop()))
 
@@ -117,7 +110,6 @@ class Agent:
     def _record(self, vip: Vip, c: Check, ok: bool, detail: str) -> bool:
         old = c.state.state
         changed = c.state.record(ok, detail)
-        c.last_ok, c.last_time = ok, self.loop.time()
         if changed:
             self.log.emit(
                 "check-state",

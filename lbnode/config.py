@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pybgp.codec.communities import parse_community, parse_large
-from pybgp.codec.nlri import Prefix, format_prefix, parse_prefix
+from pybgp.codec.nlri import Prefix, parse_prefix
 from pybgp.config import (
     Config,
     ConfigError,
@@ -52,6 +52,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "lbnode": tuple(_LB_KEYS.split()),
     "vips": tuple(_VIP_KEYS.split()),
     "checks": tuple(_CHECK_KEYS.split()),
+    "lbnode_top": ("lbnode", "vips"),  # the two tables taken out of the speaker's file
 }
 WHERE = {"lbnode": "in [lbnode]", "vips": "in [[vips]]", "checks": "in [[vips.checks]]"}
 GRACEFUL_SHUTDOWN = 0xFFFF0000
@@ -192,9 +193,6 @@ def parse_lbnode_config(text: str, source: str = "<string>") -> LbConfig:
     return LbConfig(speaker, vips, source)
 
 
-KEYS["lbnode_top"] = ("lbnode", "vips")
-
-
 def _defaults(t: _Table | None) -> dict[str, Any]:
     if t is None:
         return {}
@@ -218,18 +216,9 @@ def _path(t: _Table, key: str) -> str | None:
 
 
 def _vip(t: _Table, defaults: dict[str, Any]) -> VipConfig:
-    text = t.text("prefix", 1, 64, required=True) or ""
-    try:
-        afi, nlri = parse_prefix(text)
-        net = ipaddress.ip_network(text.strip(), strict=True)
-    except ValueError as exc:
-        t.fail("prefix", f"{text!r} is not a prefix: {exc}")
-    if "/" not in text:
-        text = f"{text}/{net.max_prefixlen}"
-    canonical = format_prefix(nlri, afi)
-    next_hop = t.address("next_hop", allow_self=True)
-    if next_hop is not None and afi == 2 and ipaddress.ip_address(next_hop).version == 4:
-        t.fail("next_hop", f"an IPv6 VIP needs an IPv6 next hop, not {next_hop}")
+    afi, nlri, canonical = t.route_prefix("prefix", need_length=False)
+    next_hop = t.route_next_hop("next_hop", afi)
+    net = ipaddress.ip_network(canonical)
     announce, at_least = _announce(t)
     checks = tuple(
         _check(c, str(net.network_address), i)

@@ -26,7 +26,7 @@ from pybgp.daemon import Extension, run_speaker
 from pybgp.eventlog import EventLog
 from pybgp.speaker import Speaker
 
-from .agent import DRAIN_SOURCES, Agent, Vip
+from .agent import Agent, Vip
 from .config import LbConfig, load_lbnode_config
 
 __all__ = ["LbNode", "run_lbnode", "FLUSH_WAIT"]
@@ -136,7 +136,6 @@ class LbNode(Extension):
 def run_lbnode(
     path: str, config: LbConfig, log_format: str = "text", restarted: bool = False
 ) -> int:
-    assert set(DRAIN_SOURCES) >= {"operator", "signal", "file"}
     return run_speaker(
         path, config.speaker, log_format, restarted, None, True, "lbnode", LbNode(config)
     )

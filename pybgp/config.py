@@ -477,21 +477,8 @@ def _neighbor(t: _Table, g: GlobalConfig) -> NeighborConfig:
 
 
 def _originate(t: _Table) -> OriginateConfig:
-    text = t.text("prefix", 1, 64, required=True) or ""
-    try:
-        afi, nlri = parse_prefix(text)
-    except ValueError as exc:
-        t.fail("prefix", str(exc))
-    canonical = format_prefix(nlri, afi)  # parse_prefix takes "192.0.2.1/24" and "192.0.2.1"
-    if "/" not in text:
-        t.fail("prefix", f"{text!r} has no length; did you mean {canonical!r}?")
-    try:
-        ipaddress.ip_network(text.strip(), strict=True)
-    except ValueError:
-        t.fail("prefix", f"{text!r} has host bits set; did you mean {canonical!r}?")
-    next_hop = t.address("next_hop", allow_self=True)
-    if next_hop is not None and afi == 2 and ipaddress.ip_address(next_hop).version == 4:
-        t.fail("next_hop", f"an IPv6 prefix needs an IPv6 next hop, not {next_hop}")
+    afi, nlri, canonical = t.route_prefix("prefix", need_length=True)
+    next_hop = t.route_next_hop("next_hop", afi)
     return OriginateConfig(
         prefix=canonical,
         afi=afi,
@@ -712,6 +699,30 @@ class _Table(TomlTable):
             except ValueError as exc:
                 self.fail(f"{key}[{i}]", str(exc))
         return tuple(out)
+
+    def route_prefix(self, key: str, need_length: bool) -> tuple[int, Prefix, str]:
+        """A route's prefix: (AFI, prefix key, canonical text).  Without ``need_length``
+        a bare address is its host route."""
+        text = self.text(key, 1, 64, required=True) or ""
+        try:
+            afi, nlri = parse_prefix(text)  # takes "192.0.2.1/24" and "192.0.2.1"
+        except ValueError as exc:
+            self.fail(key, f"{text!r} is not a prefix: {exc}")
+        canonical = format_prefix(nlri, afi)
+        if need_length and "/" not in text:
+            self.fail(key, f"{text!r} has no length; did you mean {canonical!r}?")
+        try:
+            ipaddress.ip_network(text.strip(), strict=True)
+        except ValueError:
+            self.fail(key, f"{text!r} is not a prefix: host bits set; did you mean {canonical!r}?")
+        return afi, nlri, canonical
+
+    def route_next_hop(self, key: str, afi: int) -> str | None:
+        """A route's next hop (None: ``"self"`` or absent); an IPv6 route needs IPv6."""
+        next_hop = self.address(key, allow_self=True)
+        if next_hop is not None and afi == 2 and ipaddress.ip_address(next_hop).version == 4:
+            self.fail(key, f"an IPv6 prefix needs an IPv6 next hop, not {next_hop}")
+        return next_hop
 
     def path_(self, key: str) -> str | None:
         value = self.text(key, 1, _SUN_PATH_MAX)

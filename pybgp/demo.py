@@ -20,6 +20,7 @@ import socket
 import time
 from typing import Any
 
+from .codec.nlri import format_prefix
 from .codec.update import Update
 from .config import parse_config
 from .eventlog import EventLog
@@ -48,8 +49,6 @@ class _RouterView(EventLog):
         withdrawn: list[tuple[int, int, int, int]],
         announced: list[tuple[int, int, int, int]],
     ) -> None:
-        from .codec.nlri import format_prefix
-
         if any(format_prefix(k[2], k[0]) == VIP for k in withdrawn):
             self.paths.pop(peer, None)
         if update.attrs is not None and any(format_prefix(k[2], k[0]) == VIP for k in announced):

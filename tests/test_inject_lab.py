@@ -21,7 +21,7 @@ from pybgp.codec.nlri import format_prefix
 from pybgp.mrt.reader import read_mrt
 from pybgp.mrt.records import RibRecord
 from pybgp.mrt.synth import synthesize
-from tests.lab import Bird, Lab, require_lab, skip_or_fail
+from tests.lab import Bird, Lab, open_lab
 from tests.lab.daemons import _bird_route, parse_bird_routes
 from tests.lab.netns import wait_for
 
@@ -34,15 +34,7 @@ SUT_AS, RCV_AS = 64900, 64901  # the synthetic paths start with 65000
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
-    reason = require_lab("bird")
-    if reason:
-        skip_or_fail(reason)
-    failed_before = request.session.testsfailed
-    lab_ = Lab()
-    try:
-        yield lab_
-    finally:
-        lab_.close(failed=request.session.testsfailed > failed_before)
+    yield from open_lab(request, "bird")
 
 
 def _imported(bird: Bird, name: str) -> tuple[str, int]:

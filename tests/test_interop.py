@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab import Bird, ExaBgp, Frr, GoBgp, Lab, require_lab, skip_or_fail
+from tests.lab import Bird, ExaBgp, Frr, GoBgp, Lab, open_lab
 from tests.lab.netns import wait_for
 from tests.lab.pybgp import PybgpSpeaker
 
@@ -31,15 +31,7 @@ DRIVERS = {"bird": Bird, "frr": Frr, "gobgp": GoBgp, "exabgp": ExaBgp}
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
-    reason = require_lab("bird", "frr", "gobgp", "exabgp")
-    if reason:
-        skip_or_fail(reason)
-    failed_before = request.session.testsfailed
-    lab_ = Lab()
-    try:
-        yield lab_
-    finally:
-        lab_.close(failed=request.session.testsfailed > failed_before)
+    yield from open_lab(request, "bird", "frr", "gobgp", "exabgp")
 
 
 _MIRROR = {"send": "receive", "receive": "send", "both": "both", "none": "none"}

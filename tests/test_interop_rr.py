@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab import Bird, Frr, Lab, require_lab, skip_or_fail
+from tests.lab import Bird, Frr, Lab, open_lab
 from tests.lab.netns import wait_for
 from tests.lab.pybgp import PybgpSpeaker
 
@@ -26,15 +26,7 @@ AS = 65000
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
-    reason = require_lab("bird", "frr")
-    if reason:
-        skip_or_fail(reason)
-    failed_before = request.session.testsfailed
-    lab_ = Lab()
-    try:
-        yield lab_
-    finally:
-        lab_.close(failed=request.session.testsfailed > failed_before)
+    yield from open_lab(request, "bird", "frr")
 
 
 def kernel_next_hops(lab: Lab, ns: str, prefix: str) -> set[str]:

@@ -20,8 +20,7 @@ from tests.lab import (
     GoBgp,
     Lab,
     Route,
-    remove_stale_namespaces,
-    require_lab,
+    open_lab,
     skip_or_fail,
 )
 
@@ -30,17 +29,7 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
-    reason = require_lab("bird", "frr", "gobgp", "exabgp", "tcpdump")
-    if reason:
-        skip_or_fail(reason)
-    remove_stale_namespaces()  # only those of pybgplab runs whose process is gone
-    failed_before = request.session.testsfailed
-    lab_ = Lab()
-    try:
-        yield lab_
-    finally:
-        # keep configs and logs when this test failed (the path is printed)
-        lab_.close(failed=request.session.testsfailed > failed_before)
+    yield from open_lab(request, "bird", "frr", "gobgp", "exabgp", "tcpdump", clean_stale=True)
 
 
 def attrs(r: Route) -> tuple[object, ...]:

@@ -93,15 +93,9 @@ class Backend:
         writer.close()
 
 
-@pytest_asyncio.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    backend = Backend()
-    server = await asyncio.start_server(backend.client, NODE, 0)
-    bport = server.sockets[0].getsockname()[1]
-    rport, nport = port(ROUTER), port(NODE)
-    router_log, node_log = Recorder(), Recorder()
-    router = Speaker(
-        parse_config(f"""
+def router_config(rport: int, nport: int, extra: str = "") -> str:
+    """The router speaker, peering with the node."""
+    return f"""
 [global]
 asn = 65000
 router_id = "10.0.0.1"
@@ -113,26 +107,44 @@ remote_as = 65101
 port = {nport}
 local_address = "{ROUTER}"
 connect_retry = 1
-"""),
-        router_log,
-    )
-    await router.start()
-    text = f"""
+{extra}
+"""
+
+
+def node_head(rport: int, nport: int, control: str, extra: str = "") -> str:
+    """The LB node's speaker part; ``control`` is the [control] table's body."""
+    return f"""
 [global]
 asn = 65101
 router_id = "10.0.0.2"
 listen_address = "{NODE}"
 listen_port = {nport}
 [control]
-socket = "{tmp_path}/lb.sock"
-metrics_port = {port(NODE)}
-metrics_address = "{NODE}"
+{control}
 [[neighbors]]
 address = "{ROUTER}"
 remote_as = 65000
 port = {rport}
 local_address = "{NODE}"
 connect_retry = 1
+{extra}
+"""
+
+
+@pytest_asyncio.fixture
+async def lab(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    backend = Backend()
+    server = await asyncio.start_server(backend.client, NODE, 0)
+    bport = server.sockets[0].getsockname()[1]
+    rport, nport = port(ROUTER), port(NODE)
+    router_log, node_log = Recorder(), Recorder()
+    router = Speaker(parse_config(router_config(rport, nport)), router_log)
+    await router.start()
+    control = f'socket = "{tmp_path}/lb.sock"\nmetrics_port = {port(NODE)}\n'
+    control += f'metrics_address = "{NODE}"'
+    text = (
+        node_head(rport, nport, control)
+        + f"""
 [[vips]]
 prefix = "{VIP}"
 communities = ["65000:80"]
@@ -146,6 +158,7 @@ timeout = 0.1
 rise = 3
 fall = 2
 """
+    )
     cfg = parse_lbnode_config(text)
     node = Speaker(cfg.speaker, node_log)
     ext = LbNode(cfg)
@@ -292,39 +305,12 @@ async def test_an_ipv6_vip_over_an_ipv4_session(tmp_path: Path) -> None:
     rport, nport = port(ROUTER), port(NODE)
     router_log, node_log = Recorder(), Recorder()
     fams = 'families = ["ipv4-unicast", "ipv6-unicast"]'
-    router = Speaker(
-        parse_config(f"""
-[global]
-asn = 65000
-router_id = "10.0.0.1"
-listen_address = "{ROUTER}"
-listen_port = {rport}
-[[neighbors]]
-address = "{NODE}"
-remote_as = 65101
-port = {nport}
-local_address = "{ROUTER}"
-connect_retry = 1
-{fams}
-"""),
-        router_log,
-    )
+    router = Speaker(parse_config(router_config(rport, nport, fams)), router_log)
     await router.start()
-    cfg = parse_lbnode_config(f"""
-[global]
-asn = 65101
-router_id = "10.0.0.2"
-listen_address = "{NODE}"
-listen_port = {nport}
-[control]
-socket = "{tmp_path}/lb6.sock"
-[[neighbors]]
-address = "{ROUTER}"
-remote_as = 65000
-port = {rport}
-local_address = "{NODE}"
-connect_retry = 1
-{fams}
+    control = f'socket = "{tmp_path}/lb6.sock"'
+    cfg = parse_lbnode_config(
+        node_head(rport, nport, control, fams)
+        + """
 [[vips]]
 prefix = "2001:db8:10::/64"
 next_hop = "2001:db8::2"
@@ -332,7 +318,8 @@ next_hop = "2001:db8::2"
 type = "exec"
 command = ["true"]
 interval = 0.1
-""")
+"""
+    )
     node = Speaker(cfg.speaker, node_log)
     ext = LbNode(cfg)
     await ext.setup(node, node_log)

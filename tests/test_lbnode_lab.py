@@ -13,15 +13,14 @@ VIP at the router across a restart; the VIP is bound on ``lo`` while announced.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.lab import Bird, GoBgp, Lab, Process, require_lab, skip_or_fail
-from tests.lab.lbnode import LbNodeAgent
+from tests.lab import Bird, GoBgp, Lab, Process, open_lab
+from tests.lab.lbnode import LbNodeAgent, http_backend
 from tests.lab.netns import wait_for
 
 pytestmark = pytest.mark.lab
@@ -33,15 +32,7 @@ BACKEND_PORT = 8080
 
 @pytest.fixture
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
-    reason = require_lab("bird", "gobgp")
-    if reason:
-        skip_or_fail(reason)
-    failed_before = request.session.testsfailed
-    lab_ = Lab()
-    try:
-        yield lab_
-    finally:
-        lab_.close(failed=request.session.testsfailed > failed_before)
+    yield from open_lab(request, "bird", "gobgp")
 
 
 def vips_toml(fall: int = 2, rise: int = 2, grace: float = 2.0, bind: bool = False) -> str:
@@ -63,18 +54,7 @@ fall = {fall}
 
 
 def backend(lab: Lab, ns: str) -> Process:
-    proc = lab.spawn(
-        ns,
-        [sys.executable, "-m", "http.server", str(BACKEND_PORT), "--bind", "127.0.0.1"],
-        name="backend",
-    )
-
-    def listening() -> bool:
-        cp = lab.run(ns, ["ss", "-Htln", f"sport = :{BACKEND_PORT}"], check=False)
-        return str(BACKEND_PORT) in cp.stdout
-
-    wait_for("backend listening", listening, timeout=10, step=0.05)
-    return proc
+    return http_backend(lab, ns, BACKEND_PORT)
 
 
 def setup(

@@ -165,7 +165,7 @@ def test_changes_outside_the_window_do_not_count() -> None:
     m.health(8, False, "bad")
     m.health(16, True, "ok")  # 0 fell out of the window: two in it
     assert m.state == VipState.UP and m.held_until is None
-    m.health(20, False, "bad")  # 8, 16, 20: three within 10 s of 20? 8 is not (20-10=10)
+    m.health(20, False, "bad")  # 8 left the window (20 - 10): only 16 and 20 count
     assert m.held_until is None
 
 

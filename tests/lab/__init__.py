@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
@@ -53,6 +54,7 @@ __all__ = [
     "Process",
     "Route",
     "normalize_community",
+    "open_lab",
     "remove_stale_namespaces",
     "require_lab",
     "skip_or_fail",
@@ -89,3 +91,22 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
         pytest.fail(f"lab test cannot run in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def open_lab(
+    request: pytest.FixtureRequest, *daemons: str, clean_stale: bool = False
+) -> Iterator[Lab]:
+    """The body of a ``lab`` fixture: skip (or fail in CI) without ``daemons``, then a
+    fresh :class:`Lab` that keeps its configs and logs when the test failed.
+    ``clean_stale`` first removes namespaces of pybgplab runs whose process is gone."""
+    reason = require_lab(*daemons)
+    if reason:
+        skip_or_fail(reason)
+    if clean_stale:
+        remove_stale_namespaces()
+    failed_before = request.session.testsfailed
+    lab = Lab()
+    try:
+        yield lab
+    finally:
+        lab.close(failed=request.session.testsfailed > failed_before)

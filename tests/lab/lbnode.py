@@ -14,10 +14,26 @@ import subprocess
 import sys
 from typing import Any
 
-from .netns import Lab
+from .netns import Lab, Process, wait_for
 from .pybgp import REPO, PybgpSpeaker
 
-__all__ = ["LbNodeAgent"]
+__all__ = ["LbNodeAgent", "http_backend"]
+
+
+def http_backend(lab: Lab, ns: str, port: int) -> Process:
+    """A backend: ``python -m http.server`` on 127.0.0.1:``port`` in ``ns``, listening."""
+    proc = lab.spawn(
+        ns,
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        name="backend",
+    )
+
+    def listening() -> bool:
+        cp = lab.run(ns, ["ss", "-Htln", f"sport = :{port}"], check=False)
+        return str(port) in cp.stdout
+
+    wait_for("backend listening", listening, timeout=10, step=0.05)
+    return proc
 
 
 class LbNodeAgent(PybgpSpeaker):
