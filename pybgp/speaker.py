@@ -811,6 +811,10 @@ class Speaker:
         return sent
 
     async def stop(self, message: str = "") -> None:
+        # stop listening first: a peer that reconnects while we wind down is refused,
+        # not accepted and then dropped
+        for server in self.servers:
+            server.close()
         for peer in self.peers.values():
             peer.stop(message)
         # let the NOTIFICATIONs reach the peers and their FINs come back (at most 2 s)
@@ -819,8 +823,6 @@ class Speaker:
             await asyncio.sleep(0.02)
         for peer in self.peers.values():
             peer.close()
-        for server in self.servers:
-            server.close()
         for server in self.servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
