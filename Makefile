@@ -4,14 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 DAEMONS := bird2 frr gobgpd exabgp tcpdump
 
-.PHONY: setup demo daemons lint test test-fast bench clean conformance-matrix
+# the modules compiled with mypyc (pyproject.toml [tool.pybgp] compiled; see setup.py)
+COMPILED := $(shell sed -n '/^compiled = \[/,/^\]/s/^ *"\(.*\)",*/\1/p' pyproject.toml)
+PURE := $(CURDIR)/build/pure
 
-setup: $(VENV)/.installed
+.PHONY: setup demo daemons lint test test-fast test-pure bench clean conformance-matrix
+
+setup: $(VENV)/.installed $(VENV)/.compiled
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@
+
+# Same source, compiled: a failed build leaves pure Python, except in CI.
+$(VENV)/.compiled: $(VENV)/.installed setup.py $(COMPILED)
+	PYBGP_COMPILE=1 $(BIN)/python setup.py -q build_ext --inplace >build-mypyc.log 2>&1 \
+	  || { test -z "$$CI" && echo "pybgp: mypyc build failed (build-mypyc.log); pure Python"; } \
+	  || { cat build-mypyc.log; exit 1; }
+	@# build_ext keeps an unchanged extension's old time; it is up to date with its source
+	find pybgp rib -name '*.so' -exec touch {} +
 	touch $@
 
 demo: setup
@@ -34,7 +47,16 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup daemons lint
-	$(BIN)/python -m pytest -q
+	PYBGP_EXPECT_COMPILED=1 $(BIN)/python -m pytest -q
+	$(MAKE) test-pure
+
+# The unit tests again on the pure-Python source (a copy without the compiled modules).
+test-pure: setup
+	rm -rf $(PURE) && mkdir -p $(PURE)
+	tar --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.so' -cf - . \
+	  | tar -xf - -C $(PURE)
+	cd $(PURE) && PYBGP_EXPECT_PURE=1 $(CURDIR)/$(BIN)/python -m pytest -q -m "not lab" \
+	  -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not lab"
@@ -48,4 +70,5 @@ bench: setup
 	$(BIN)/python bench/decode.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build build-mypyc.log
+	find pybgp rib ecmp lbnode . -maxdepth 3 -name '*.so' -delete

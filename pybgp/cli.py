@@ -246,6 +246,23 @@ def rr(
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def version(as_json: bool) -> None:
+    """The version, and which modules run compiled by mypyc (see setup.py)."""
+    from .compiled import loaded_compiled, stale
+
+    names = loaded_compiled()
+    old = [m.name for m in stale()]
+    if as_json:
+        _emit({"version": __version__, "compiled": names, "stale": old})
+        return
+    click.echo(f"pybgp {__version__}")
+    click.echo(f"compiled with mypyc: {', '.join(names) if names else 'none (pure Python)'}")
+    if old:
+        click.echo(f"out of date (run `make setup`): {', '.join(old)}")
+
+
+@main.command()
 @click.option(
     "--nodes",
     type=click.IntRange(3, 20),

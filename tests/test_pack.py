@@ -9,13 +9,14 @@ split at the same places.
 
 from __future__ import annotations
 
-import dataclasses
+import pickle
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybgp.codec import AttrSet, SessionOptions, decode_message, encode_message
+from pybgp.codec import AttrSet, SessionOptions, attributes, decode_message, encode_message
+from pybgp.codec.attributes import FIELD_NAMES
 from pybgp.codec.pack import encode_announcements, encode_routes, pack_announcements
 from pybgp.codec.update import Update
 from tests.test_codec_properties import SETTINGS, addr4, attr_sets, prefixes
@@ -82,17 +83,37 @@ def test_encode_announcements_needs_canonical_order() -> None:
 
 @SETTINGS
 @given(attr_sets(), st.data())
-def test_replace_is_dataclasses_replace(a: AttrSet, data: st.DataObject) -> None:
-    a = dataclasses.replace(a, wire=((1, 0x40),))
-    names = [f.name for f in dataclasses.fields(AttrSet) if f.init and f.name != "wire"]
+def test_replace_sets_the_named_fields_and_canonical_order(
+    a: AttrSet, data: st.DataObject
+) -> None:
+    values = {n: getattr(a, n) for n in FIELD_NAMES}
+    a = AttrSet(**{**values, "wire": ((1, 0x40),)})
+    names = [n for n in FIELD_NAMES if n != "wire"]
     chosen = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=4))
     other = data.draw(attr_sets())
     changes = {n: getattr(other, n) for n in chosen}
     got = a.replace(**changes)
-    assert got == dataclasses.replace(a, wire=(), **changes)
+    for n in names:
+        assert getattr(got, n) == (changes[n] if n in changes else getattr(a, n))
+    assert got == AttrSet(**{**values, **changes})
     assert got.wire == ()
     with pytest.raises(TypeError):
         a.replace(bogus=1)
+    with pytest.raises(TypeError):
+        a.replace(wire=())
+
+
+def test_attr_set_value_semantics() -> None:
+    a = AttrSet(origin=0, as_path=((2, (65001,)),), communities=(1, 2), wire=((1, 0x40),))
+    b = AttrSet(origin=0, as_path=((2, (65001,)),), communities=(1, 2))
+    assert a == b and hash(a) == hash(b)  # ``wire`` is not part of the value
+    assert a != b.replace(med=5) and a != "origin"
+    assert repr(b).startswith("AttrSet(origin=0, as_path=((2, (65001,)),), next_hop=None")
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert pickle.loads(pickle.dumps(a)).wire == a.wire
+    if not attributes.__file__.endswith(".py"):  # compiled: Final fields are read-only
+        with pytest.raises(AttributeError):
+            a.origin = 1  # type: ignore[misc]
 
 
 @st.composite

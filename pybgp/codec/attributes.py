@@ -16,11 +16,10 @@ and flags seen on the wire so that re-encoding gives back the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from enum import IntEnum
-from operator import attrgetter
-from struct import pack, unpack_from
-from typing import Any
+from struct import Struct, pack
+from typing import Any, Final, final
 
 from .errors import Action, BgpError, ErrorSubcode, NotificationCode
 from .options import SessionOptions
@@ -98,91 +97,171 @@ RawTlv = tuple[int, int, bytes]
 """An attribute kept as bytes: ``(flags, type code, value)``."""
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class AttrSet:
     """The path attributes of a route (RFC 4271 5), shared between routes.
+
+    Immutable: every field is ``Final``, which mypy checks everywhere and which the
+    mypyc build enforces at run time too (read-only attributes).  It is written out by
+    hand rather than as a frozen dataclass because mypyc compiles such a class to a
+    native one: building a set then costs a few stores instead of a
+    ``object.__setattr__`` per field, and a full table builds hundreds of thousands.
+    Equality and hashing cover every field but ``wire``.
 
     ``mp_next_hop`` is the Next Hop field of MP_REACH_NLRI (RFC 4760 3); the NLRI of
     MP_REACH/MP_UNREACH travel in the UPDATE, not here.
     """
 
-    origin: int | None = None
+    __slots__ = (  # noqa: RUF023 (the constructor order)
+        "origin",
+        "as_path",
+        "next_hop",
+        "med",
+        "local_pref",
+        "atomic_aggregate",
+        "aggregator",
+        "communities",
+        "originator_id",
+        "cluster_list",
+        "mp_next_hop",
+        "ext_communities",
+        "as4_path",
+        "as4_aggregator",
+        "large_communities",
+        "unknown",
+        "wire",
+        "_hash",
+    )
+
+    origin: Final[int | None]
     """ORIGIN (RFC 4271 5.1.1)."""
-    as_path: AsPath | None = None
+    as_path: Final[AsPath | None]
     """AS_PATH (RFC 4271 5.1.2) as on the wire: 2- or 4-octet per the session."""
-    next_hop: bytes | None = None
+    next_hop: Final[bytes | None]
     """NEXT_HOP (RFC 4271 5.1.3): 4 octets."""
-    med: int | None = None
+    med: Final[int | None]
     """MULTI_EXIT_DISC (RFC 4271 5.1.4)."""
-    local_pref: int | None = None
+    local_pref: Final[int | None]
     """LOCAL_PREF (RFC 4271 5.1.5)."""
-    atomic_aggregate: bool = False
+    atomic_aggregate: Final[bool]
     """ATOMIC_AGGREGATE (RFC 4271 5.1.6)."""
-    aggregator: Aggregator | None = None
+    aggregator: Final[Aggregator | None]
     """AGGREGATOR (RFC 4271 5.1.7): (AS, IPv4 address)."""
-    communities: tuple[int, ...] = ()
+    communities: Final[tuple[int, ...]]
     """COMMUNITIES (RFC 1997)."""
-    originator_id: bytes | None = None
+    originator_id: Final[bytes | None]
     """ORIGINATOR_ID (RFC 4456 8)."""
-    cluster_list: tuple[bytes, ...] = ()
+    cluster_list: Final[tuple[bytes, ...]]
     """CLUSTER_LIST (RFC 4456 8)."""
-    mp_next_hop: bytes | None = None
+    mp_next_hop: Final[bytes | None]
     """MP_REACH_NLRI Network Address of Next Hop (RFC 4760 3): 4, 16 or 32 octets."""
-    ext_communities: tuple[bytes, ...] = ()
+    ext_communities: Final[tuple[bytes, ...]]
     """EXTENDED_COMMUNITIES (RFC 4360): 8 octets each."""
-    as4_path: AsPath | None = None
+    as4_path: Final[AsPath | None]
     """AS4_PATH (RFC 6793 3)."""
-    as4_aggregator: Aggregator | None = None
+    as4_aggregator: Final[Aggregator | None]
     """AS4_AGGREGATOR (RFC 6793 3)."""
-    large_communities: tuple[tuple[int, int, int], ...] = ()
+    large_communities: Final[tuple[tuple[int, int, int], ...]]
     """LARGE_COMMUNITY (RFC 8092)."""
-    unknown: tuple[RawTlv, ...] = ()
+    unknown: Final[tuple[RawTlv, ...]]
     """Unrecognized optional attributes as received; see ``propagate`` (RFC 4271 5)."""
-    wire: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    wire: Final[tuple[tuple[int, int], ...]]
     """(type code, flags) in wire order, for byte-exact re-encoding; () = canonical."""
-    _hash: int | None = field(default=None, init=False, compare=False, repr=False)
+    _hash: int | None
     """The hash, computed once: sets are dict keys all along the routing path."""
+
+    def __init__(
+        self,
+        origin: int | None = None,
+        as_path: AsPath | None = None,
+        next_hop: bytes | None = None,
+        med: int | None = None,
+        local_pref: int | None = None,
+        atomic_aggregate: bool = False,
+        aggregator: Aggregator | None = None,
+        communities: tuple[int, ...] = (),
+        originator_id: bytes | None = None,
+        cluster_list: tuple[bytes, ...] = (),
+        mp_next_hop: bytes | None = None,
+        ext_communities: tuple[bytes, ...] = (),
+        as4_path: AsPath | None = None,
+        as4_aggregator: Aggregator | None = None,
+        large_communities: tuple[tuple[int, int, int], ...] = (),
+        unknown: tuple[RawTlv, ...] = (),
+        wire: tuple[tuple[int, int], ...] = (),
+    ) -> None:
+        self.origin = origin
+        self.as_path = as_path
+        self.next_hop = next_hop
+        self.med = med
+        self.local_pref = local_pref
+        self.atomic_aggregate = atomic_aggregate
+        self.aggregator = aggregator
+        self.communities = communities
+        self.originator_id = originator_id
+        self.cluster_list = cluster_list
+        self.mp_next_hop = mp_next_hop
+        self.ext_communities = ext_communities
+        self.as4_path = as4_path
+        self.as4_aggregator = as4_aggregator
+        self.large_communities = large_communities
+        self.unknown = unknown
+        self.wire = wire
+        self._hash = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.origin,
+            self.as_path,
+            self.next_hop,
+            self.med,
+            self.local_pref,
+            self.atomic_aggregate,
+            self.aggregator,
+            self.communities,
+            self.originator_id,
+            self.cluster_list,
+            self.mp_next_hop,
+            self.ext_communities,
+            self.as4_path,
+            self.as4_aggregator,
+            self.large_communities,
+            self.unknown,
+        )
 
     def __hash__(self) -> int:
         h = self._hash
         if h is None:
-            h = hash(
-                (
-                    self.origin,
-                    self.as_path,
-                    self.next_hop,
-                    self.med,
-                    self.local_pref,
-                    self.atomic_aggregate,
-                    self.aggregator,
-                    self.communities,
-                    self.originator_id,
-                    self.cluster_list,
-                    self.mp_next_hop,
-                    self.ext_communities,
-                    self.as4_path,
-                    self.as4_aggregator,
-                    self.large_communities,
-                    self.unknown,
-                )
-            )
-            object.__setattr__(self, "_hash", h)
+            h = self._hash = hash(self._key())
         return h
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, AttrSet):
+            return False  # a set equals only a set (``bool``: compiled code has no NotImplemented)
+        return self._key() == other._key()
+
+    def __repr__(self) -> str:
+        values = (*self._key(), self.wire)
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(FIELD_NAMES, values, strict=True))
+        return f"AttrSet({inner})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AttrSet, (*self._key(), self.wire))
 
     def replace(self, **changes: Any) -> AttrSet:
         """A copy with ``changes`` and canonical wire order.
 
-        Twice as fast as ``dataclasses.replace`` (which builds keyword arguments for
-        all 17 fields): the values are read with one ``attrgetter`` and passed by
-        position.  Export and MRT injection call it once per distinct set.
+        The values are passed by position.  Export and MRT injection call it once per
+        distinct set.
         """
-        values = list(_FIELD_VALUES(self))
+        values: list[Any] = list(self._key())
         for name, value in changes.items():
             i = _FIELD_INDEX.get(name)
             if i is None:
                 raise TypeError(f"AttrSet.replace() cannot set {name!r}")
             values[i] = value
-        values[-1] = ()
         out = AttrSet(*values)
         if len(_DERIVED) >= _ENCODED_MAX:
             _DERIVED.clear()
@@ -190,10 +269,27 @@ class AttrSet:
         return out
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(AttrSet) if f.init)  # not the cached hash
-assert _FIELD_NAMES[-1] == "wire"
-_FIELD_VALUES = attrgetter(*_FIELD_NAMES)
-_FIELD_INDEX = {name: i for i, name in enumerate(_FIELD_NAMES[:-1])}
+FIELD_NAMES: Final = (
+    "origin",
+    "as_path",
+    "next_hop",
+    "med",
+    "local_pref",
+    "atomic_aggregate",
+    "aggregator",
+    "communities",
+    "originator_id",
+    "cluster_list",
+    "mp_next_hop",
+    "ext_communities",
+    "as4_path",
+    "as4_aggregator",
+    "large_communities",
+    "unknown",
+    "wire",
+)
+"""The constructor's parameters, in order."""
+_FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES[:-1])}
 _DERIVED: dict[int, tuple[AttrSet, AttrSet, dict[str, Any]]] = {}
 """id(set made by ``replace``) -> (that set, the set it was made from, the changes): a
 read's worth, for :func:`encode_attributes` to splice the bytes of the second."""
@@ -251,9 +347,17 @@ def _dec_origin(v: bytes, c: _Ctx) -> int:
     return v[0]
 
 
+_ASNS = (
+    tuple(Struct("!%dH" % n) for n in range(256)),
+    tuple(Struct("!%dI" % n) for n in range(256)),
+)
+"""The layout of an AS_PATH segment's ASNs by count: (2-octet, 4-octet)."""
+
+
 def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
     width = 4 if four else 2
-    fmt = "!%d" + ("I" if four else "H")
+    layouts = _ASNS[four]
+    ints = _INTS
     segs: list[tuple[int, tuple[int, ...]]] = []
     i, n = 0, len(v)
     while i < n:
@@ -267,8 +371,8 @@ def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
         end = i + 2 + count * width
         if end > n:
             raise _Malformed("AS_PATH segment overruns the attribute", U.MALFORMED_AS_PATH)
-        asns = unpack_from(fmt % count, v, i + 2)
-        segs.append((seg_type, tuple(map(_INTS.setdefault, asns, asns))))
+        asns = layouts[count].unpack_from(v, i + 2)
+        segs.append((seg_type, tuple(map(ints.setdefault, asns, asns))))
         i = end
     if len(_INTS) >= _INTS_MAX:
         _INTS.clear()
@@ -319,8 +423,13 @@ def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
 
 def _dec_communities(v: bytes, c: _Ctx) -> tuple[int, ...]:
     _multiple(4, v)
-    values = unpack_from("!%dI" % (len(v) // 4), v)
+    n = len(v) >> 2
+    layout = _WORDS[n] if n < 256 else Struct("!%dI" % n)
+    values = layout.unpack_from(v)
     return tuple(map(_INTS.setdefault, values, values))
+
+
+_WORDS = _ASNS[1]
 
 
 def _dec_cluster_list(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
@@ -335,7 +444,8 @@ def _dec_ext(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
 
 def _dec_large(v: bytes, c: _Ctx) -> tuple[tuple[int, int, int], ...]:
     _multiple(12, v)
-    flat = unpack_from("!%dI" % (len(v) // 4), v)
+    n = len(v) >> 2
+    flat = (_WORDS[n] if n < 256 else Struct("!%dI" % n)).unpack_from(v)
     return tuple((flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
 
 
@@ -560,11 +670,22 @@ def walk_attributes(data: bytes, start: int, end: int) -> list[tuple[int, int, i
 
 # (type code, Optional/Transitive/Partial bits) -> AttrSet field, for the fast path:
 # exactly the flag combinations the table accepts (Partial only on optional transitive)
-_FAST: dict[tuple[int, int], str] = {}
+_FAST: dict[int, int] = {}
+"""type code << 8 | Optional/Transitive/Partial bits -> index of the AttrSet field."""
 for _row in _ROWS:
-    _FAST[_row.code, _row.flags] = _row.slot
+    _FAST[_row.code << 8 | _row.flags] = _FIELD_INDEX[_row.slot]
     if _row.flags == OPT_T:
-        _FAST[_row.code, _row.flags | AttrFlag.PARTIAL] = _row.slot
+        _FAST[_row.code << 8 | _row.flags | AttrFlag.PARTIAL] = _FIELD_INDEX[_row.slot]
+_MP_NEXT_HOP = _FIELD_INDEX["mp_next_hop"]
+_DEFAULTS: tuple[Any, ...] = AttrSet()._key()
+
+
+def _build(v: list[Any], wire: tuple[tuple[int, int], ...]) -> AttrSet:
+    """``AttrSet(*v, wire)``, spelt out: a direct call once compiled."""
+    return AttrSet(
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+        v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], wire,
+    )  # fmt: skip
 
 
 def decode_fast(
@@ -579,11 +700,10 @@ def decode_fast(
     differential test checks that the two agree.
     """
     ctx = _CTX[as4, mrt]
-    values: dict[str, Any] = {}
+    values: list[Any] = list(_DEFAULTS)
     wire: list[tuple[int, int]] = []
     seen = 0
     i = start
-    get = cache.get
     while i < end:
         if i + 3 > end:
             return None
@@ -604,15 +724,15 @@ def decode_fast(
             # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop
             if ve - vs < 1 or data[vs] != ve - vs - 1:
                 return None
-            values["mp_next_hop"] = bytes(data[vs + 1 : ve])
+            values[_MP_NEXT_HOP] = bytes(data[vs + 1 : ve])
             wire.append((14, flags))
             i = ve
             continue
-        slot = _FAST.get((code, flags & 0xE0))
+        slot = _FAST.get(code << 8 | flags & 0xE0)
         if slot is None:
             return None
         key = data[i:ve]
-        value = get(key)
+        value = cache.get(key)
         if value is None:
             try:
                 value = ATTRIBUTES[code].decode(data[vs:ve], ctx)
@@ -624,7 +744,7 @@ def decode_fast(
         i = ve
     layout = tuple(wire)
     layout = _LAYOUTS.get(layout) or _layout(layout)
-    return AttrSet(wire=layout, **values)
+    return _build(values, layout)
 
 
 def decode_attributes(

@@ -186,7 +186,7 @@ class MrtReader:
     def bgp4mp(
         self, ts: int, typ: int, sub: int, buf: bytes, p: int, end: int
     ) -> Bgp4mpMessage | Bgp4mpStateChange | UnknownRecord:
-        when: float = ts
+        when: float = float(ts)
         et = typ == 17
         if et:
             when = ts + unpack_from("!I", buf, p)[0] / 1e6
