@@ -30,7 +30,7 @@ from pybgp.codec.message import decode_message, encode_message
 from pybgp.codec.options import SessionOptions
 from pybgp.codec.update import Update
 from pybgp.config import parse_config
-from pybgp.daemon import tune_gc
+from pybgp.heap import settle, tune_gc
 from pybgp.routing import Routing
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -134,7 +134,7 @@ def main() -> None:
             assert isinstance(u, Update)
             if u.end_of_rib is None:
                 routing.update(injector, u)  # type: ignore[arg-type]
-        routing.flush()
+        settle(routing.flush())  # as the daemon does after each read
     if prof is not None:
         prof.disable()
         prof.dump_stats(args.profile)

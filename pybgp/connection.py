@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from .heap import settle
 from .transport import TransportError, normalize_address, set_gtsm
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Connection(asyncio.Protocol):
         if not self.closing:  # after a NOTIFICATION the rest is read and dropped
             self.session.data_received(data, self.peer.now())
             self.peer.pump(self.session)
-            self.peer.speaker.routing.flush()
+            settle(self.peer.speaker.routing.flush())
 
     def eof_received(self) -> bool | None:
         if self.closing and self.transport is not None:

@@ -12,7 +12,6 @@ with Cease/Administrative Shutdown and a message, then exit 0.
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from .config import Config, ConfigError, load_config
 from .control import ControlServer
 from .eventlog import EventLog
+from .heap import maintenance, tune_gc
 from .speaker import Speaker
 
 __all__ = ["run_speaker", "Extension", "tune_gc"]
@@ -118,7 +118,7 @@ async def _main(
     loop.add_signal_handler(signal.SIGTERM, done.set)
     loop.add_signal_handler(signal.SIGINT, done.set)
     tune_gc()
-    gc_task = loop.create_task(_gc_maintenance())
+    gc_task = loop.create_task(maintenance())
     message = "pybgp speaker shutting down"
     if extension is not None:
         extension.started(speaker, control, finish)
@@ -136,36 +136,3 @@ async def _main(
     if speaker.update_dump is not None:
         speaker.update_dump.close()
     return 0
-
-
-GC_INTERVAL = 30.0
-GC_NO_FULL = 1 << 30
-"""The third threshold of ``gc.set_threshold``: full collections never start on their own."""
-
-
-def tune_gc() -> None:
-    """Young-generation collections only; the full ones are ``_gc_maintenance``'s.
-
-    While a full table arrives, the automatic full collections walk the growing heap
-    again and again: 75 of them took 18 of the 31 CPU seconds of a 1M-route load in
-    ``bench/rr_inproc.py``.  The two young generations are still collected, so
-    short-lived cycles (asyncio's, exceptions') go quickly; the first one every 20,000
-    allocations rather than 700 (fewer passes over the survivors: 2.6 s -> 1.9 s).
-    """
-    t0, t1, _ = gc.get_threshold()
-    gc.set_threshold(max(t0, 20_000), t1, GC_NO_FULL)
-
-
-async def _gc_maintenance() -> None:
-    """Keep the cyclic collector off the long-lived heap (the RIB).
-
-    A full table is millions of objects that hold no reference cycles; each full
-    collection would walk all of them (17% of the CPU of a 1M-route load).  Every
-    ``GC_INTERVAL`` seconds the collector runs once over what is new, then
-    ``gc.freeze`` moves the survivors out of its reach.  Frozen objects are still
-    freed by reference counting; only a cycle among them would outlive its use.
-    """
-    while True:
-        await asyncio.sleep(GC_INTERVAL)
-        gc.collect()
-        gc.freeze()

@@ -327,9 +327,11 @@ class Routing:
         # fuller UPDATEs to each peer, packed across the received messages
         self.rib.apply_update(info, u, flush=False)
 
-    def flush(self) -> None:
-        """Send what the UPDATEs received since the last flush changed."""
-        self.propagate(self.rib.flush())
+    def flush(self) -> int:
+        """Send what the UPDATEs received since the last flush changed; how many prefixes."""
+        diff = self.rib.flush()
+        self.propagate(diff)
+        return len(diff)
 
     def down(self, peer: Peer, graceful: bool) -> None:
         """The session ended.  With graceful restart the routes stay until ``sweep``."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.options import SessionOptions
@@ -215,7 +216,8 @@ class AdjRibOut:
         fam: Family | None = None
         sent: dict[int, AttrSet] = {}
         for ch in diff:
-            afi, safi, prefix = ch.afi, ch.safi, ch.prefix
+            afi, safi = ch.afi, ch.safi
+            prefix: Any = cast(Any, ch).prefix  # the int object itself: ``rib.table.Key``
             if fam is None or fam[0] != afi or fam[1] != safi:
                 fam = (afi, safi)
                 sent = best.setdefault(fam, {})
@@ -266,20 +268,21 @@ class AdjRibOut:
         for ch in diff:
             fam = (ch.afi, ch.safi)
             chosen = self._chosen(ch)
+            prefix: Any = cast(Any, ch).prefix  # the int object itself: ``rib.table.Key``
             if not addpath:
                 sent = self._best.setdefault(fam, {})
-                old = sent.get(ch.prefix)
+                old = sent.get(prefix)
                 if chosen:
                     attrs = chosen[0][1]
                     if old is not attrs and old != attrs:
-                        sent[ch.prefix] = attrs
-                        announce.append((ch.afi, ch.safi, ch.prefix, 0, attrs))
+                        sent[prefix] = attrs
+                        announce.append((ch.afi, ch.safi, prefix, 0, attrs))
                 elif old is not None:
-                    del sent[ch.prefix]
-                    withdraw.append((ch.afi, ch.safi, ch.prefix, 0))
+                    del sent[prefix]
+                    withdraw.append((ch.afi, ch.safi, prefix, 0))
                 continue
             table = self._paths.setdefault(fam, {})
-            before = table.get(ch.prefix, ())
+            before = table.get(prefix, ())
             by_source = {src: (pid, attrs) for src, pid, attrs in before}
             used = {pid for _, pid, _ in before}
             now: list[OutPath] = []
@@ -293,14 +296,14 @@ class AdjRibOut:
                 else:
                     pid = had[0]
                 if had is None or (had[1] is not attrs and had[1] != attrs):
-                    announce.append((ch.afi, ch.safi, ch.prefix, pid, attrs))
+                    announce.append((ch.afi, ch.safi, prefix, pid, attrs))
                 now.append((src, pid, attrs))
             for pid, _ in by_source.values():
-                withdraw.append((ch.afi, ch.safi, ch.prefix, pid))
+                withdraw.append((ch.afi, ch.safi, prefix, pid))
             if now:
-                table[ch.prefix] = tuple(now)
+                table[prefix] = tuple(now)
             elif before:
-                del table[ch.prefix]
+                del table[prefix]
         return OutUpdate(tuple(announce), tuple(withdraw))
 
     def table(self, afi: int, safi: int) -> dict[tuple[int, int], AttrSet]:

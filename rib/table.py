@@ -30,7 +30,7 @@ run a changed policy without a ROUTE-REFRESH (soft reconfiguration inbound).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.errors import Action
@@ -56,6 +56,10 @@ ImportPolicy = Callable[[PeerInfo, int, int, int, AttrSet], AttrSet | None]
 """``(peer, afi, safi, prefix, attrs) -> attrs or None (reject)``."""
 PATH_SHIFT = 144
 _PREFIX_MASK = (1 << PATH_SHIFT) - 1
+Key = Any
+"""A prefix key (an int) on its way into the tables.  Typed ``Any`` so that the mypyc
+build passes the int object itself along: as an ``int`` it would be unboxed and each
+table would store a new copy of it (about 55 B/route more for a full table)."""
 
 
 class PrefixChange(NamedTuple):
@@ -107,7 +111,7 @@ LocEntry = Selection | Route | PeerInfo
 """A Loc-RIB value: a Selection, a lone Route, or the PeerInfo of a lone route as received."""
 
 
-def _key(prefix: int, path_id: int) -> int:
+def _key(prefix: Key, path_id: int) -> Key:
     return prefix | (path_id << PATH_SHIFT) if path_id else prefix
 
 
@@ -119,10 +123,10 @@ class Rib:
         self.import_policy = import_policy
         self.peers: dict[int, PeerInfo] = {}
         self._pre: dict[int, dict[Family, dict[int, AttrSet]]] = {}
-        self._loc: dict[Family, dict[int, LocEntry]] = {}
+        self._loc: dict[Family, dict[Key, LocEntry]] = {}
         self._sets: dict[AttrSet, AttrSet] = {}
         self._no_lp: dict[AttrSet, AttrSet] = {}
-        self._batch: dict[tuple[Family, int], Selection] = {}
+        self._batch: dict[tuple[Family, Key], Selection] = {}
 
     # --- peers ------------------------------------------------------------------
     def add_peer(self, peer: PeerInfo) -> None:
@@ -133,7 +137,7 @@ class Rib:
         self.peers[peer.index] = peer
         self._pre.setdefault(peer.index, {})
 
-    def _sel(self, fam: Family, prefix: int, value: LocEntry | None) -> Selection:
+    def _sel(self, fam: Family, prefix: Key, value: LocEntry | None) -> Selection:
         """A stored Loc-RIB entry as a Selection (a lone route is stored bare or as its peer)."""
         if value is None:
             return NO_SELECTION
@@ -189,23 +193,27 @@ class Rib:
         UPDATEs: its selection before the first and after the last.
         """
         pre = self._check(peer)
-        gone: list[tuple[int, int, int, int]] = [
-            (1, 1, p, u.withdrawn_ids[i] if u.withdrawn_ids else 0)
-            for i, p in enumerate(u.withdrawn)
+        # the prefixes as ``Key``: the int objects of the UPDATE go into the tables
+        withdrawn: tuple[Key, ...] = u.withdrawn
+        nlri: tuple[Key, ...] = u.nlri
+        gone: list[tuple[int, int, Key, int]] = [
+            (1, 1, p, u.withdrawn_ids[i] if u.withdrawn_ids else 0) for i, p in enumerate(withdrawn)
         ]
-        new: list[tuple[int, int, int, int]] = [
-            (1, 1, p, u.nlri_ids[i] if u.nlri_ids else 0) for i, p in enumerate(u.nlri)
+        new: list[tuple[int, int, Key, int]] = [
+            (1, 1, p, u.nlri_ids[i] if u.nlri_ids else 0) for i, p in enumerate(nlri)
         ]
         if u.mp_unreach is not None and u.mp_unreach.raw_nlri is None:
             w = u.mp_unreach
+            withdrawn = w.withdrawn
             gone += [
                 (w.afi, w.safi, p, w.path_ids[i] if w.path_ids else 0)
-                for i, p in enumerate(w.withdrawn)
+                for i, p in enumerate(withdrawn)
             ]
         if u.mp_reach is not None and u.mp_reach.raw_nlri is None:
             r = u.mp_reach
+            nlri = r.nlri
             new += [
-                (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(r.nlri)
+                (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(nlri)
             ]
         if u.attrs is None or u.action >= Action.TREAT_AS_WITHDRAW:
             gone, new = gone + new, []
@@ -242,7 +250,7 @@ class Rib:
         peer: PeerInfo,
         afi: int,
         safi: int,
-        prefix: int,
+        prefix: Key,
         path_id: int,
         attrs: AttrSet,
     ) -> None:
@@ -260,7 +268,7 @@ class Rib:
         peer: PeerInfo,
         afi: int,
         safi: int,
-        prefix: int,
+        prefix: Key,
         path_id: int,
     ) -> None:
         fam = (afi, safi)
@@ -292,7 +300,7 @@ class Rib:
     def _set(
         self,
         fam: Family,
-        prefix: int,
+        prefix: Key,
         peer: PeerInfo,
         path_id: int,
         attrs: AttrSet | None,
