@@ -55,6 +55,7 @@ Family = tuple[int, int]
 ImportPolicy = Callable[[PeerInfo, int, int, int, AttrSet], AttrSet | None]
 """``(peer, afi, safi, prefix, attrs) -> attrs or None (reject)``."""
 PATH_SHIFT = 144
+_LONE_MAX = 1 << 10  # the sets of the last few reads: an UPDATE's prefixes come together
 _PREFIX_MASK = (1 << PATH_SHIFT) - 1
 Key = Any
 """A prefix key (an int) on its way into the tables.  Typed ``Any`` so that the mypyc
@@ -126,7 +127,12 @@ class Rib:
         self._loc: dict[Family, dict[Key, LocEntry]] = {}
         self._sets: dict[AttrSet, AttrSet] = {}
         self._no_lp: dict[AttrSet, AttrSet] = {}
-        self._batch: dict[tuple[Family, Key], Selection] = {}
+        self._batch: dict[Family, dict[Key, Selection]] = {}
+        """Per family, the selection before the first change of each prefix since the
+        last diff."""
+        self._lone: dict[tuple[int, int], Selection] = {}
+        """(id(peer), id(attrs)) -> the Selection of that lone route: prefixes with one
+        route share it (the Selection holds both objects, so the ids stay theirs)."""
 
     # --- peers ------------------------------------------------------------------
     def add_peer(self, peer: PeerInfo) -> None:
@@ -143,7 +149,13 @@ class Rib:
             return NO_SELECTION
         if isinstance(value, PeerInfo):
             attrs = self._pre[value.index][fam][prefix]
-            return Selection((Route(value, 0, attrs),), 1, Reason.ONLY_PATH)
+            lone = self._lone.get((id(value), id(attrs)))
+            if lone is None:
+                if len(self._lone) >= _LONE_MAX:
+                    self._lone.clear()
+                lone = Selection((Route(value, 0, attrs),), 1, Reason.ONLY_PATH)
+                self._lone[id(value), id(attrs)] = lone
+            return lone
         if isinstance(value, Route):
             return Selection((value,), 1, Reason.ONLY_PATH)
         return value
@@ -315,12 +327,14 @@ class Rib:
         loc = self._loc.get(fam)
         if loc is None:
             loc = self._loc[fam] = {}
+        batch = self._batch.get(fam)
+        if batch is None:
+            batch = self._batch[fam] = {}
         stored = loc.get(prefix)
         if stored is None:  # a new prefix (most of a full table): no contest to run
             if attrs is not None:
-                bkey = (fam, prefix)
-                if bkey not in self._batch:
-                    self._batch[bkey] = NO_SELECTION
+                if prefix not in batch:
+                    batch[prefix] = NO_SELECTION
                 compact = path_id == 0 and received is attrs
                 loc[prefix] = peer if compact else Route(peer, path_id, attrs)
             return
@@ -336,9 +350,8 @@ class Rib:
                 if type(stored) is PeerInfo and received is not prev.attrs:
                     loc[prefix] = prev  # the Adj-RIB-In is about to hold another set
                 return  # the same route again
-        bkey = (fam, prefix)
-        if bkey not in self._batch:
-            self._batch[bkey] = old
+        if prefix not in batch:
+            batch[prefix] = old
         if attrs is not None:
             cands.append(Route(peer, path_id, attrs))
         new = select(cands, self.config.decision)
@@ -359,12 +372,15 @@ class Rib:
             del loc[prefix]
 
     def _flush(self) -> RibDiff:
-        batch, self._batch = self._batch, {}
+        batches, self._batch = self._batch, {}
         out = []
-        for (fam, prefix), old in batch.items():
-            new = self._sel(fam, prefix, self._loc[fam].get(prefix))
-            if new != old:
-                out.append(PrefixChange(fam[0], fam[1], prefix, old, new))
+        for fam, batch in batches.items():
+            loc = self._loc[fam]
+            afi, safi = fam
+            for prefix, old in batch.items():
+                new = self._sel(fam, prefix, loc.get(prefix))
+                if new != old:
+                    out.append(PrefixChange(afi, safi, prefix, old, new))
         return tuple(out)
 
     # --- queries ------------------------------------------------------------------
