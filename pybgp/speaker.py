@@ -480,7 +480,29 @@ class Peer:
 
     def on_update(self, u: Update) -> None:
         """Log an UPDATE (RFC 7606 treat-as-withdraw and AS loops included); the RIB
-        (``Routing.update``) stores it."""
+        (``Routing.update``) stores it.  The route lists are built only for the update
+        log: a full table arrives as hundreds of thousands of UPDATEs."""
+        r = u.mp_reach if u.mp_reach is not None and u.mp_reach.raw_nlri is None else None
+        announced = len(u.nlri) + (len(r.nlri) if r is not None else 0)
+        attrs = u.attrs
+        loop = False
+        if u.errors and u.action >= 2:  # treat-as-withdraw (RFC 7606 2)
+            loop = True
+            self.log.emit(
+                "update-error",
+                peer=self.address,
+                action=u.action.label,
+                error=u.errors[0].describe(),
+            )
+        elif attrs is not None and announced:
+            attrs = as4_merge(attrs)  # RFC 6793 4.2.3, a no-op for 4-octet sessions
+            local_as = self.speaker.config.global_.asn
+            if any(local_as in asns for _, asns in attrs.as_path or ()):
+                # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
+                loop = True
+                self.log.emit("as-loop", peer=self.address, routes=announced)
+        if not self.log.updates:
+            return
         gone: list[tuple[int, int, int, int]] = []
         new: list[tuple[int, int, int, int]] = []
         for i, p in enumerate(u.withdrawn):
@@ -493,27 +515,12 @@ class Peer:
             ]
         for i, p in enumerate(u.nlri):
             new.append((1, 1, p, u.nlri_ids[i] if u.nlri_ids else 0))
-        if u.mp_reach is not None and u.mp_reach.raw_nlri is None:
-            r = u.mp_reach
+        if r is not None:
             new += [
                 (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(r.nlri)
             ]
-        attrs = u.attrs
-        if u.errors and u.action >= 2:  # treat-as-withdraw (RFC 7606 2)
+        if loop:
             gone, new = gone + new, []
-            self.log.emit(
-                "update-error",
-                peer=self.address,
-                action=u.action.label,
-                error=u.errors[0].describe(),
-            )
-        elif attrs is not None and new:
-            attrs = as4_merge(attrs)  # RFC 6793 4.2.3, a no-op for 4-octet sessions
-            local_as = self.speaker.config.global_.asn
-            if any(local_as in asns for _, asns in attrs.as_path or ()):
-                # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
-                self.log.emit("as-loop", peer=self.address, routes=len(new))
-                gone, new = gone + new, []
         if gone or new:
             self.log.update(self.address, u, gone, new)
 
