@@ -3,7 +3,7 @@
 BIRD 2, FRR bgpd and GoBGP, side by side in one run.
 
     python bench/rr.py [--prefixes 1000000] [--ipv6] [--repeat 1]
-                       [--only pybgp,bird,frr,gobgp] [--timeout 300] [--hold 9]
+                       [--only pybgp,pybgp-pure,bird,frr,gobgp] [--timeout 300] [--hold 9]
 
 The table is ``pybgp mrt synth --seed 1`` (cached in ``bench/out/``).  It is turned
 once into one blob of UPDATE messages (``pack_announcements`` + ``encode_message``,
@@ -62,6 +62,7 @@ import os
 import platform
 import re
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,9 +77,10 @@ sys.path.insert(0, str(ROOT))
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AS = 64900  # the synthetic table's paths start with 65000: loop-free for all of us
-ALL = ("pybgp", "bird", "frr", "gobgp")
+ALL = ("pybgp", "pybgp-pure", "bird", "frr", "gobgp")
 LABELS = {
     "pybgp": "pybgp `rr`",
+    "pybgp-pure": "pybgp `rr`, pure Python",
     "bird": "BIRD 2.0.12",
     "frr": "FRR 8.4 `bgpd`",
     "gobgp": "GoBGP 3.10",
@@ -548,6 +550,17 @@ def _bird_client_class() -> type:
 # --------------------------------------------------------------------------- RRs
 
 
+def pure_tree() -> Path:
+    """pybgp's packages without their mypyc-compiled modules, in bench/out/pure."""
+    dst = OUT / "pure"
+    shutil.rmtree(dst, ignore_errors=True)
+    for package in ("pybgp", "rib", "ecmp", "lbnode"):
+        shutil.copytree(
+            ROOT / package, dst / package, ignore=shutil.ignore_patterns("*.so", "__pycache__")
+        )
+    return dst
+
+
 class PybgpRR:
     """``python -m pybgp rr -c FILE`` in the lab (the same daemon as ``speaker``)."""
 
@@ -560,6 +573,7 @@ class PybgpRR:
         self.processes: list[Any] = []
         self.profile: str | None = None
         self.pythonpath = str(ROOT)
+        self.root = ROOT
 
     def add_neighbor(self, address: str, local: str, passive: bool, hold: int) -> None:
         self.neighbors.append((address, local, passive))
@@ -591,7 +605,7 @@ class PybgpRR:
             argv[1:1] = ["-m", "cProfile", "-o", self.profile]
         self.processes.append(
             self.lab.spawn(
-                self.ns, argv, env={"PYTHONPATH": self.pythonpath}, name="pybgp-rr", cwd=ROOT
+                self.ns, argv, env={"PYTHONPATH": self.pythonpath}, name="pybgp-rr", cwd=self.root
             )
         )
 
@@ -740,8 +754,11 @@ def run_once(
             clients.append((b, peer))
 
         rr_addrs = [rr_inj, rr_c1, rr_c2]
-        if kind == "pybgp":
+        if kind.startswith("pybgp"):
             sut: Any = PybgpRR(lab, rr, rr_addrs, RR_ID)
+            if kind == "pybgp-pure":  # the same source without its compiled modules
+                sut.root = pure_tree()
+                sut.pythonpath = str(sut.root)
             sut.profile = args.profile_pybgp
             if args.pybgp_pythonpath:  # e.g. a sitecustomize.py that tries a patch
                 sut.pythonpath = f"{args.pybgp_pythonpath}:{ROOT}"
@@ -840,7 +857,7 @@ def run_once(
             if state != "Established" or since != since0[i]:
                 flaps.append(f"c{i + 1}: {state} since {since} after convergence")
         rr_view = None
-        if kind != "pybgp":
+        if not kind.startswith("pybgp"):
             rr_view = {addr: sut._safe_state(addr) for addr in (inj_addr, c1_addr, c2_addr)}
         else:
             res["rr_down_lines"] = sut.downs()[:10]
@@ -856,7 +873,7 @@ def run_once(
         final = inj_phase("final") or {}
         for ctl in ctls:
             ctl.close()
-        if kind == "pybgp":  # SIGTERM and time to write a profile
+        if kind.startswith("pybgp"):  # SIGTERM and time to write a profile
             lab.stop(sut.proc, timeout=60)
         t_first = (written or final or {}).get("t_first")
         t_done = (written or final or {}).get("t_done")
@@ -888,7 +905,7 @@ def run_once(
         )
         inj_ok = final.get("downs", 1) == 0 and final.get("state") == "ESTABLISHED"
         rr_ok = rr_view is None or all(v == "established" for v in rr_view.values())
-        pyb_ok = kind != "pybgp" or not res.get("rr_down_lines")
+        pyb_ok = not kind.startswith("pybgp") or not res.get("rr_down_lines")
         gap = final.get("max_gap")
         # RFC 4271 10: KeepaliveTime is a third of the hold time (jittered down); 1 s slack
         res["keepalive_s"] = args.hold / 3
@@ -1081,7 +1098,7 @@ def main() -> None:
                     f"  zebra: CPU {res['zebra_cpu_s']:.1f} s, "
                     f"VmHWM {_mib(res['zebra_hwm_kib'])} MiB"
                 )
-            if kind == "pybgp":
+            if kind.startswith("pybgp"):
                 print(f"  pybgp event log: {res.get('rr_log_mb', 0):.1f} MB")
             for f in res["flaps"][:5]:
                 print(f"  flap: {f}")
