@@ -97,6 +97,28 @@ RawTlv = tuple[int, int, bytes]
 """An attribute kept as bytes: ``(flags, type code, value)``."""
 
 
+FIELD_NAMES: Final = (
+    "origin",
+    "as_path",
+    "next_hop",
+    "med",
+    "local_pref",
+    "atomic_aggregate",
+    "aggregator",
+    "communities",
+    "originator_id",
+    "cluster_list",
+    "mp_next_hop",
+    "ext_communities",
+    "as4_path",
+    "as4_aggregator",
+    "large_communities",
+    "unknown",
+    "wire",
+)
+"""The constructor's parameters, in order."""
+
+
 @final
 class AttrSet:
     """The path attributes of a route (RFC 4271 5), shared between routes.
@@ -112,26 +134,7 @@ class AttrSet:
     MP_REACH/MP_UNREACH travel in the UPDATE, not here.
     """
 
-    __slots__ = (  # noqa: RUF023 (the constructor order)
-        "origin",
-        "as_path",
-        "next_hop",
-        "med",
-        "local_pref",
-        "atomic_aggregate",
-        "aggregator",
-        "communities",
-        "originator_id",
-        "cluster_list",
-        "mp_next_hop",
-        "ext_communities",
-        "as4_path",
-        "as4_aggregator",
-        "large_communities",
-        "unknown",
-        "wire",
-        "_hash",
-    )
+    __slots__ = (*FIELD_NAMES, "_hash")
 
     origin: Final[int | None]
     """ORIGIN (RFC 4271 5.1.1)."""
@@ -269,26 +272,6 @@ class AttrSet:
         return out
 
 
-FIELD_NAMES: Final = (
-    "origin",
-    "as_path",
-    "next_hop",
-    "med",
-    "local_pref",
-    "atomic_aggregate",
-    "aggregator",
-    "communities",
-    "originator_id",
-    "cluster_list",
-    "mp_next_hop",
-    "ext_communities",
-    "as4_path",
-    "as4_aggregator",
-    "large_communities",
-    "unknown",
-    "wire",
-)
-"""The constructor's parameters, in order."""
 _FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES[:-1])}
 _DERIVED: dict[int, tuple[AttrSet, AttrSet, dict[str, Any]]] = {}
 """id(set made by ``replace``) -> (that set, the set it was made from, the changes): a
