@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from struct import Struct, pack
+from struct import pack
 from typing import Any, Final, final
 
 from .errors import Action, BgpError, ErrorSubcode, NotificationCode
@@ -299,7 +299,7 @@ class _Ctx:
         self.mrt = mrt
 
 
-_CTX = {(a, m): _Ctx(a, m) for a in (False, True) for m in (False, True)}
+_CTX: Final = {(a, m): _Ctx(a, m) for a in (False, True) for m in (False, True)}
 
 
 class _Malformed(Exception):
@@ -323,6 +323,54 @@ def _multiple(n: int, value: bytes) -> None:
 
 
 # --- decoders: bytes -> value --------------------------------------------------------
+# The value decoders read ``data[vs:ve]`` in place, with byte indexing and int
+# arithmetic: compiled by mypyc, ``data[i]`` on a ``bytes`` is a C array read and the
+# shifts are C shifts, where ``Struct.unpack_from`` would be a generic call.  The
+# ``(value, ctx)`` forms in the attribute table wrap them for the slow path.
+def _u16(data: bytes, i: int) -> int:
+    return (data[i] << 8) | data[i + 1]
+
+
+def _u32(data: bytes, i: int) -> int:
+    return (data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]
+
+
+def _fixed_at(n: int, vs: int, ve: int) -> None:
+    if ve - vs != n:
+        raise _Malformed(f"length {ve - vs}, expected {n}")
+
+
+def _multiple_at(n: int, vs: int, ve: int) -> None:
+    # RFC 7606 7.8, 7.10, 7.14 and RFC 8092 6: "not a non-zero multiple of n" is malformed
+    if (ve - vs) % n or ve == vs:
+        raise _Malformed(f"length {ve - vs} is not a non-zero multiple of {n}")
+
+
+_INTS: Final[dict[Any, Any]] = {}
+"""One int object per ASN and community value: a full table repeats each of them in
+many AS paths and COMMUNITIES (28-32 octets each, about 30 B/route at 1M routes).
+Values up to 0xFFFF are in ``_INTS16`` instead."""
+_INTS_MAX: Final = 1 << 18
+_INTS16: Final[list[Any]] = [None] * 0x10000
+"""``_INTS`` for the values up to 0xFFFF, by index: a list read, not a dict probe."""
+
+
+def _shared(x: int) -> Any:
+    """The one int object of value ``x`` (see ``_INTS``).
+
+    Typed ``Any``: compiled, the stored object itself is returned, where an ``int``
+    result would be a native int, boxed again into a new object by the caller.
+    """
+    if x <= 0xFFFF:
+        o = _INTS16[x]
+        if o is None:
+            o = x
+            _INTS16[x] = o
+        return o
+    o = x
+    return _INTS.setdefault(o, o)
+
+
 def _dec_origin(v: bytes, c: _Ctx) -> int:
     _fixed(1, v)
     if v[0] > 2:
@@ -330,23 +378,15 @@ def _dec_origin(v: bytes, c: _Ctx) -> int:
     return v[0]
 
 
-_ASNS = (
-    tuple(Struct("!%dH" % n) for n in range(256)),
-    tuple(Struct("!%dI" % n) for n in range(256)),
-)
-"""The layout of an AS_PATH segment's ASNs by count: (2-octet, 4-octet)."""
-
-
-def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
+def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> AsPath:
+    """The AS_PATH (or AS4_PATH) segments in ``data[i:n]``."""
     width = 4 if four else 2
-    layouts = _ASNS[four]
-    ints = _INTS
     segs: list[tuple[int, tuple[int, ...]]] = []
-    i, n = 0, len(v)
     while i < n:
         if i + 2 > n:
             raise _Malformed("truncated AS_PATH segment header", U.MALFORMED_AS_PATH)
-        seg_type, count = v[i], v[i + 1]
+        seg_type = data[i]
+        count = data[i + 1]
         if not 1 <= seg_type <= 4 or (not confed_ok and seg_type > 2):
             raise _Malformed(f"bad AS_PATH segment type {seg_type}", U.MALFORMED_AS_PATH)
         if count == 0:
@@ -354,31 +394,38 @@ def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
         end = i + 2 + count * width
         if end > n:
             raise _Malformed("AS_PATH segment overruns the attribute", U.MALFORMED_AS_PATH)
-        asns = layouts[count].unpack_from(v, i + 2)
-        segs.append((seg_type, tuple(map(ints.setdefault, asns, asns))))
+        asns: list[Any] = []
+        j = i + 2
+        if four:
+            while j < end:
+                asns.append(_shared(_u32(data, j)))
+                j += 4
+        else:
+            while j < end:
+                asns.append(_shared(_u16(data, j)))
+                j += 2
+        segs.append((seg_type, tuple(asns)))
         i = end
     if len(_INTS) >= _INTS_MAX:
         _INTS.clear()
     return tuple(segs)
 
 
-_INTS: dict[int, int] = {}
-"""One int object per ASN and community value: a full table repeats each of them in
-many AS paths and COMMUNITIES (28-32 octets each, about 30 B/route at 1M routes)."""
-_INTS_MAX = 1 << 18
+def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
+    return _path(v, 0, len(v), four, confed_ok)
 
 
 def _dec_as_path(v: bytes, c: _Ctx) -> AsPath:
-    return _dec_path(v, c.as4)
+    return _path(v, 0, len(v), c.as4)
 
 
 def _dec_as4_path(v: bytes, c: _Ctx) -> AsPath:
-    return _dec_path(v, True)
+    return _path(v, 0, len(v), True)
 
 
 def _dec_u32(v: bytes, c: _Ctx) -> int:
     _fixed(4, v)
-    return int.from_bytes(v, "big")
+    return _u32(v, 0)
 
 
 def _dec_addr4(v: bytes, c: _Ctx) -> bytes:
@@ -391,45 +438,90 @@ def _dec_atomic(v: bytes, c: _Ctx) -> bool:
     return True
 
 
+def _aggregator(data: bytes, vs: int, ve: int, as4: bool, mrt: bool) -> Aggregator:
+    if as4 or (mrt and ve - vs == 8):  # OpenBGPD's TABLE_DUMP has a 4-octet AGGREGATOR
+        _fixed_at(8, vs, ve)
+        return _u32(data, vs), bytes(data[vs + 4 : ve])
+    _fixed_at(6, vs, ve)
+    return _u16(data, vs), bytes(data[vs + 2 : ve])
+
+
 def _dec_aggregator(v: bytes, c: _Ctx) -> Aggregator:
-    if c.as4 or (c.mrt and len(v) == 8):  # OpenBGPD's TABLE_DUMP has a 4-octet AGGREGATOR
-        _fixed(8, v)
-        return int.from_bytes(v[:4], "big"), bytes(v[4:])
-    _fixed(6, v)
-    return int.from_bytes(v[:2], "big"), bytes(v[2:])
+    return _aggregator(v, 0, len(v), c.as4, c.mrt)
 
 
 def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
-    _fixed(8, v)
-    return int.from_bytes(v[:4], "big"), bytes(v[4:])
+    return _aggregator(v, 0, len(v), True, c.mrt)
+
+
+def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
+    _multiple_at(4, vs, ve)
+    out: list[Any] = []
+    while vs < ve:
+        out.append(_shared(_u32(data, vs)))
+        vs += 4
+    return tuple(out)
 
 
 def _dec_communities(v: bytes, c: _Ctx) -> tuple[int, ...]:
-    _multiple(4, v)
-    n = len(v) >> 2
-    layout = _WORDS[n] if n < 256 else Struct("!%dI" % n)
-    values = layout.unpack_from(v)
-    return tuple(map(_INTS.setdefault, values, values))
+    return _communities(v, 0, len(v))
 
 
-_WORDS = _ASNS[1]
+def _chunks(data: bytes, vs: int, ve: int, n: int) -> tuple[bytes, ...]:
+    _multiple_at(n, vs, ve)
+    out: list[bytes] = []
+    while vs < ve:
+        out.append(bytes(data[vs : vs + n]))
+        vs += n
+    return tuple(out)
 
 
 def _dec_cluster_list(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
-    _multiple(4, v)
-    return tuple(bytes(v[i : i + 4]) for i in range(0, len(v), 4))
+    return _chunks(v, 0, len(v), 4)
 
 
 def _dec_ext(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
-    _multiple(8, v)
-    return tuple(bytes(v[i : i + 8]) for i in range(0, len(v), 8))
+    return _chunks(v, 0, len(v), 8)
+
+
+def _large(data: bytes, vs: int, ve: int) -> tuple[tuple[int, int, int], ...]:
+    _multiple_at(12, vs, ve)
+    out: list[tuple[int, int, int]] = []
+    while vs < ve:
+        out.append((_u32(data, vs), _u32(data, vs + 4), _u32(data, vs + 8)))
+        vs += 12
+    return tuple(out)
 
 
 def _dec_large(v: bytes, c: _Ctx) -> tuple[tuple[int, int, int], ...]:
-    _multiple(12, v)
-    n = len(v) >> 2
-    flat = (_WORDS[n] if n < 256 else Struct("!%dI" % n)).unpack_from(v)
-    return tuple((flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3))
+    return _large(v, 0, len(v))
+
+
+def _decode_value(code: int, data: bytes, vs: int, ve: int, as4: bool, mrt: bool) -> Any:
+    """What ``ATTRIBUTES[code].decode(data[vs:ve], ctx)`` gives, without the slice."""
+    if code == 2:
+        return _path(data, vs, ve, as4)
+    if code == 8:
+        return _communities(data, vs, ve)
+    if code == 3 or code == 9:
+        _fixed_at(4, vs, ve)
+        return bytes(data[vs:ve])
+    if code == 4 or code == 5:
+        _fixed_at(4, vs, ve)
+        return _u32(data, vs)
+    if code == 7:
+        return _aggregator(data, vs, ve, as4, mrt)
+    if code == 32:
+        return _large(data, vs, ve)
+    if code == 17:
+        return _path(data, vs, ve, True)
+    if code == 18:
+        return _aggregator(data, vs, ve, True, mrt)
+    if code == 10:
+        return _chunks(data, vs, ve, 4)
+    if code == 16:
+        return _chunks(data, vs, ve, 8)
+    return ATTRIBUTES[code].decode(bytes(data[vs:ve]), _CTX[as4, mrt])
 
 
 # --- encoders: value -> bytes --------------------------------------------------------
@@ -651,24 +743,28 @@ def walk_attributes(data: bytes, start: int, end: int) -> list[tuple[int, int, i
     return out
 
 
-# (type code, Optional/Transitive/Partial bits) -> AttrSet field, for the fast path:
-# exactly the flag combinations the table accepts (Partial only on optional transitive)
-_FAST: dict[int, int] = {}
-"""type code << 8 | Optional/Transitive/Partial bits -> index of the AttrSet field."""
-for _row in _ROWS:
-    _FAST[_row.code << 8 | _row.flags] = _FIELD_INDEX[_row.slot]
-    if _row.flags == OPT_T:
-        _FAST[_row.code << 8 | _row.flags | AttrFlag.PARTIAL] = _FIELD_INDEX[_row.slot]
-_MP_NEXT_HOP = _FIELD_INDEX["mp_next_hop"]
-_DEFAULTS: tuple[Any, ...] = AttrSet()._key()
+_REQUIRED: Final = bytes(
+    next((row.flags for row in _ROWS if row.code == code), 0) for code in range(256)
+)
+"""The Optional/Transitive bits each known type code must carry; 0 for the others."""
+_LAYOUT_SIGS: Final[dict[int, tuple[tuple[int, int], ...]]] = {}
+"""The shared ``wire`` tuple by signature: ``(code << 8 | flags)`` per attribute, 16 bits
+each, in wire order (no type code is 0 on the fast path, so the signature is exact)."""
 
 
-def _build(v: list[Any], wire: tuple[tuple[int, int], ...]) -> AttrSet:
-    """``AttrSet(*v, wire)``, spelt out: a direct call once compiled."""
-    return AttrSet(
-        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
-        v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], wire,
-    )  # fmt: skip
+def _sig_layout(sig: int) -> tuple[tuple[int, int], ...]:
+    """The ``wire`` tuple a signature stands for, shared through ``_LAYOUTS``."""
+    wire: list[tuple[int, int]] = []
+    s = sig
+    while s:
+        wire.append(((s >> 8) & 0xFF, s & 0xFF))
+        s >>= 16
+    wire.reverse()
+    layout = tuple(wire)
+    layout = _LAYOUTS.get(layout) or _layout(layout)
+    if len(_LAYOUT_SIGS) < 65536:  # bounded, as _LAYOUTS
+        _LAYOUT_SIGS[sig] = layout
+    return layout
 
 
 def decode_fast(
@@ -681,10 +777,27 @@ def decode_fast(
     rejects, a length that runs past ``end``, MP_REACH/MP_UNREACH outside an MRT RIB
     entry.  The slow path then produces the same set, or the RFC 7606 outcome; a
     differential test checks that the two agree.
+
+    The fields are locals and the layout an int signature, so that compiled it is a C
+    loop that makes only the decoded values, the set and (rarely) a new layout.
     """
-    ctx = _CTX[as4, mrt]
-    values: list[Any] = list(_DEFAULTS)
-    wire: list[tuple[int, int]] = []
+    origin: int | None = None
+    as_path: Any = None
+    next_hop: Any = None
+    med: Any = None
+    local_pref: Any = None
+    atomic = False
+    aggregator: Any = None
+    communities: Any = ()
+    originator_id: Any = None
+    cluster_list: Any = ()
+    mp_next_hop: bytes | None = None
+    ext_communities: Any = ()
+    as4_path: Any = None
+    as4_aggregator: Any = None
+    large: Any = ()
+    required = _REQUIRED
+    sig = 0
     seen = 0
     i = start
     while i < end:
@@ -700,34 +813,74 @@ def decode_fast(
         else:
             vs = i + 3
             ve = vs + data[i + 2]
-        if ve > end or seen >> code & 1:
+        if ve > end:
             return None
-        seen |= 1 << code
-        if code == 14 and mrt and flags & 0xE0 == OPT:
+        bits = flags & 0xE0
+        if code == 14:
             # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop
-            if ve - vs < 1 or data[vs] != ve - vs - 1:
+            if not mrt or bits != 0x80 or seen & 0x4000 or ve == vs or data[vs] != ve - vs - 1:
                 return None
-            values[_MP_NEXT_HOP] = bytes(data[vs + 1 : ve])
-            wire.append((14, flags))
-            i = ve
-            continue
-        slot = _FAST.get(code << 8 | flags & 0xE0)
-        if slot is None:
-            return None
-        key = data[i:ve]
-        value = cache.get(key)
-        if value is None:
-            try:
-                value = ATTRIBUTES[code].decode(data[vs:ve], ctx)
-            except _Malformed:
+            seen |= 0x4000
+            mp_next_hop = bytes(data[vs + 1 : ve])
+        else:
+            want = required[code]
+            # the table's flags; Partial only on an optional transitive attribute
+            if want == 0 or (bits != want and (want != 0xC0 or bits != 0xE0)):
                 return None
-            cache[key] = value
-        values[slot] = value
-        wire.append((code, flags))
+            if seen >> code & 1:
+                return None
+            seen |= 1 << code
+            if code == 1:  # ORIGIN: 0, 1 or 2 (shared small ints), no cache needed
+                if ve - vs != 1 or data[vs] > 2:
+                    return None
+                origin = data[vs]
+            elif code == 6:  # ATOMIC_AGGREGATE: empty
+                if ve != vs:
+                    return None
+                atomic = True
+            else:
+                key = data[i:ve]
+                value = cache.get(key)
+                if value is None:
+                    try:
+                        value = _decode_value(code, data, vs, ve, as4, mrt)
+                    except _Malformed:
+                        return None
+                    cache[key] = value
+                if code == 2:
+                    as_path = value
+                elif code == 8:
+                    communities = value
+                elif code == 3:
+                    next_hop = value
+                elif code == 4:
+                    med = value
+                elif code == 5:
+                    local_pref = value
+                elif code == 7:
+                    aggregator = value
+                elif code == 32:
+                    large = value
+                elif code == 9:
+                    originator_id = value
+                elif code == 10:
+                    cluster_list = value
+                elif code == 16:
+                    ext_communities = value
+                elif code == 17:
+                    as4_path = value
+                else:  # 18
+                    as4_aggregator = value
+        sig = (sig << 16) | (code << 8) | flags
         i = ve
-    layout = tuple(wire)
-    layout = _LAYOUTS.get(layout) or _layout(layout)
-    return _build(values, layout)
+    layout = _LAYOUT_SIGS.get(sig)
+    if layout is None:
+        layout = _sig_layout(sig)
+    return AttrSet(
+        origin, as_path, next_hop, med, local_pref, atomic, aggregator, communities,
+        originator_id, cluster_list, mp_next_hop, ext_communities, as4_path,
+        as4_aggregator, large, (), layout,
+    )  # fmt: skip
 
 
 def decode_attributes(
@@ -818,7 +971,7 @@ def decode_attributes(
     return AttrSet(wire=layout, **values), tuple(errors)
 
 
-_LAYOUTS: dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = {}
+_LAYOUTS: Final[dict[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]] = {}
 
 
 def _layout(layout: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:

@@ -12,22 +12,16 @@ record, or a RIB record the loop cannot parse, ends the batch and goes through
 from __future__ import annotations
 
 from collections.abc import Iterator
-from struct import Struct
 from typing import BinaryIO, NamedTuple
 
 from ..codec.attributes import AttrSet
 from ..codec.errors import BgpError
-from .reader import ByteWindow, MrtReader
+from .reader import ByteWindow, MrtReader, decode_rib_attributes
 from .records import MrtRecord
 
 __all__ = ["RouteBatch", "read_routes"]
 
 WINDOW = 1 << 20
-_HEADER = Struct("!IHHI").unpack_from
-_ENTRY = Struct("!HIH").unpack_from
-_ENTRY_ADDPATH = Struct("!HIIH").unpack_from
-# subtype -> (afi, safi, address bits, ADD-PATH)
-_UNICAST = {2: (1, 1, 32, False), 4: (2, 1, 128, False), 8: (1, 1, 32, True), 10: (2, 1, 128, True)}
 
 
 class RouteBatch(NamedTuple):
@@ -45,16 +39,6 @@ class RouteBatch(NamedTuple):
     """Interned attribute sets."""
     errors: list[tuple[int, BgpError]]
     """(index in this batch, RFC 7606 outcome) for entries whose attributes are bad."""
-
-
-def _masks(bits: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    full = (1 << bits) - 1
-    masks = tuple(full ^ ((1 << (bits - n)) - 1) for n in range(bits + 1))
-    shifts = tuple(bits - 8 * n for n in range(bits // 8 + 1))
-    return masks, shifts
-
-
-_TABLES = {32: _masks(32), 128: _masks(128)}
 
 
 def read_routes(
@@ -78,36 +62,48 @@ def _need(w: ByteWindow) -> int:
     """Octets needed for the next whole record."""
     if len(w.buf) - w.pos < 12:
         return 12
-    return 12 + int(_HEADER(w.buf, w.pos)[3])
+    return 12 + _u32(w.buf, w.pos + 8)
 
 
 def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRecord], int]:
-    """Parse every whole record in ``buf[pos:]``; return the items and the new position."""
+    """Parse every whole record in ``buf[pos:]``; return the items and the new position.
+
+    Written with byte indexing and int arithmetic only: compiled, ``buf[i]`` on a
+    ``bytes`` is a C array read and the shifts are C shifts.
+    """
     out: list[RouteBatch | MrtRecord] = []
     n = len(buf)
     batch: RouteBatch | None = None
-    kind: int = -1
-    by_raw = rd.interner.by_raw
-    fb = int.from_bytes
+    kind = -1
+    interner = rd.interner
+    by_raw = interner.by_raw
+    cache = interner.values
+    prefixes: list[int] = []
+    peers: list[int] = []
+    ids: list[int] = []
+    attrs: list[AttrSet] = []
+    errors: list[tuple[int, BgpError]] = []
     while pos + 12 <= n:
-        ts, typ, sub, length = _HEADER(buf, pos)
+        typ = (buf[pos + 4] << 8) | buf[pos + 5]
+        sub = (buf[pos + 6] << 8) | buf[pos + 7]
         start = pos + 12
-        end = start + length
+        end = start + (
+            (buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8) | buf[pos + 11]
+        )
         if end > n:
             break
-        spec = _UNICAST.get(sub) if typ == 13 else None
-        if spec is None:
+        if typ != 13 or (sub != 2 and sub != 4 and sub != 8 and sub != 10):
             batch = None
-            out.append(rd.record(ts, typ, sub, buf, start, end))
+            out.append(rd.record(_u32(buf, pos), typ, sub, buf, start, end))
             pos = end
             continue
-        afi, safi, bits, addpath = spec
+        addpath = sub >= 8
+        bits = 32 if sub == 2 or sub == 8 else 128
         if batch is None or kind != sub:
-            batch = RouteBatch(afi, safi, [], [], [], [], [])
+            prefixes, peers, ids, attrs, errors = [], [], [], [], []
+            batch = RouteBatch(1 if bits == 32 else 2, 1, prefixes, peers, ids, attrs, errors)
             kind = sub
             out.append(batch)
-        masks, shifts = _TABLES[bits]
-        prefixes, peers, ids, attrs = batch.prefixes, batch.peers, batch.path_ids, batch.attrs
         mark = len(prefixes)
         try:
             plen = buf[start + 4]
@@ -115,27 +111,29 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
             q = start + 5 + nb
             if plen > bits or q + 2 > end:
                 raise IndexError("prefix overruns the record")
-            key = (((fb(buf[start + 5 : q], "big") << shifts[nb]) & masks[plen]) << 8) | plen
+            net = 0
+            for j in range(start + 5, q):
+                net = (net << 8) | buf[j]
+            # keep the first plen bits, then shift the network into place
+            key = (((net >> (8 * nb - plen)) << (bits - plen)) << 8) | plen
             count = (buf[q] << 8) | buf[q + 1]
             q += 2
             for _ in range(count):
+                peer = (buf[q] << 8) | buf[q + 1]
                 if addpath:
-                    peer, _orig, pid, alen = _ENTRY_ADDPATH(buf, q)
+                    ids.append(_u32(buf, q + 6))
                     a = q + 12
-                    ids.append(pid)
                 else:
-                    peer, _orig, alen = _ENTRY(buf, q)
                     a = q + 8
-                q = a + alen
+                q = a + ((buf[a - 2] << 8) | buf[a - 1])
                 if q > end:
                     raise IndexError("RIB entry attributes overrun the record")
                 raw = buf[a:q]
                 hit = by_raw.get(raw)
                 if hit is None:
-                    rd._attrs(buf, a, q)
-                    hit = by_raw[raw]
+                    hit = by_raw[raw] = decode_rib_attributes(buf, a, q, True, cache)
                 if hit[1]:
-                    batch.errors.append((len(prefixes), hit[1][0]))
+                    errors.append((len(prefixes), hit[1][0]))
                 prefixes.append(key)
                 peers.append(peer)
                 attrs.append(hit[0])
@@ -144,9 +142,13 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
             del prefixes[mark:], peers[mark:], attrs[mark:]
             if addpath:
                 del ids[mark:]
-            while batch.errors and batch.errors[-1][0] >= mark:
-                batch.errors.pop()
-            out.append(rd.record(ts, typ, sub, buf, start, end))
+            while errors and errors[-1][0] >= mark:
+                errors.pop()
+            out.append(rd.record(_u32(buf, pos), typ, sub, buf, start, end))
             batch = None
         pos = end
     return [b for b in out if not isinstance(b, RouteBatch) or b.prefixes], pos
+
+
+def _u32(buf: bytes, i: int) -> int:
+    return (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3]
