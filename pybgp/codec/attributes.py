@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from struct import pack
-from typing import Any, Final, final
+from typing import Any, Final, cast, final
 
 from .errors import Action, BgpError, ErrorSubcode, NotificationCode
 from .options import SessionOptions
@@ -346,29 +346,34 @@ def _multiple_at(n: int, vs: int, ve: int) -> None:
         raise _Malformed(f"length {ve - vs} is not a non-zero multiple of {n}")
 
 
-_INTS: Final[dict[Any, Any]] = {}
+_INTS16: Final[list[Any]] = [None] * 0x10000
 """One int object per ASN and community value: a full table repeats each of them in
 many AS paths and COMMUNITIES (28-32 octets each, about 30 B/route at 1M routes).
-Values up to 0xFFFF are in ``_INTS16`` instead."""
-_INTS_MAX: Final = 1 << 18
-_INTS16: Final[list[Any]] = [None] * 0x10000
-"""``_INTS`` for the values up to 0xFFFF, by index: a list read, not a dict probe."""
+Values up to 0xFFFF have a slot each (a list read, not a dict probe)."""
+_INTS32: Final[list[Any]] = [None] * 0x10000
+"""The larger values (4-octet ASNs, communities) by a hash of the value, the last one
+seen per slot: bounded, a memory read or two per value (a dict of all of them cost a
+third of the decoding time of a full table), and the common values stay."""
 
 
 def _shared(x: int) -> Any:
-    """The one int object of value ``x`` (see ``_INTS``).
+    """The shared int object of value ``x``, if there is one (see ``_INTS16``).
 
-    Typed ``Any``: compiled, the stored object itself is returned, where an ``int``
-    result would be a native int, boxed again into a new object by the caller.
+    The objects are typed ``Any`` (``cast``): compiled, an ``int`` would be a native
+    int, boxed into a new object wherever it is stored or returned.
     """
     if x <= 0xFFFF:
         o = _INTS16[x]
         if o is None:
-            o = x
+            o = cast(Any, x)
             _INTS16[x] = o
         return o
-    o = x
-    return _INTS.setdefault(o, o)
+    h = (x ^ (x >> 16)) & 0xFFFF
+    o = _INTS32[h]
+    if o is None or cast(int, o) != x:
+        o = cast(Any, x)
+        _INTS32[h] = o
+    return o
 
 
 def _dec_origin(v: bytes, c: _Ctx) -> int:
@@ -406,8 +411,6 @@ def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> As
                 j += 2
         segs.append((seg_type, tuple(asns)))
         i = end
-    if len(_INTS) >= _INTS_MAX:
-        _INTS.clear()
     return tuple(segs)
 
 

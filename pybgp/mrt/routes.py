@@ -83,6 +83,9 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
     ids: list[int] = []
     attrs: list[AttrSet] = []
     errors: list[tuple[int, BgpError]] = []
+    last = b""
+    runs = False
+    last_hit: tuple[AttrSet, tuple[BgpError, ...]] = (AttrSet(), ())
     while pos + 12 <= n:
         typ = (buf[pos + 4] << 8) | buf[pos + 5]
         sub = (buf[pos + 6] << 8) | buf[pos + 7]
@@ -129,9 +132,15 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
                 if q > end:
                     raise IndexError("RIB entry attributes overrun the record")
                 raw = buf[a:q]
-                hit = by_raw.get(raw)
-                if hit is None:
-                    hit = by_raw[raw] = decode_rib_attributes(buf, a, q, True, cache)
+                if raw == last and runs:  # a run of routes with one set: no dict probe
+                    hit = last_hit
+                else:
+                    got = by_raw.get(raw)
+                    if got is None:
+                        got = by_raw[raw] = decode_rib_attributes(buf, a, q, True, cache)
+                    hit = last_hit = got
+                    last = raw
+                    runs = True
                 if hit[1]:
                     errors.append((len(prefixes), hit[1][0]))
                 prefixes.append(key)
