@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from struct import pack, unpack_from
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from pybgp.mrt.reader import open_maybe_compressed, read_mrt
 from pybgp.mrt.records import MrtError, RibRecord
 from pybgp.mrt.routes import RouteBatch, read_routes
-from pybgp.mrt.synth import synthesize
+from pybgp.mrt.synth import TIMESTAMP, synthesize
 
 PUBLIC = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "public"
 
@@ -73,6 +74,38 @@ def test_truncated_file_reports_the_same_error() -> None:
     data = buf.getvalue()
     for cut in (len(data) - 1, len(data) - 40, 5):
         _same(data[:cut])
+
+
+def test_damaged_rib_records_are_errors_and_the_read_goes_on() -> None:
+    """Each way a RIB record can be wrong is an MrtError, compiled or not.
+
+    A prefix length past the address (BgpError), a body cut short by the end of the
+    input (IndexError) and an entry cut by it (struct.error): read_mrt and read_routes
+    both yield "truncated or malformed record" and go on with the next record.
+    """
+    buf = io.BytesIO()
+    synthesize(buf, 20, seed=5)
+    good = buf.getvalue()
+    first_rib = good.index(pack("!IHH", TIMESTAMP, 13, 2))  # after the PEER_INDEX_TABLE
+    one = good[first_rib : first_rib + 12 + unpack_from("!I", good, first_rib + 8)[0]]
+
+    def rib(body: bytes) -> bytes:
+        return pack("!IHHI", TIMESTAMP, 13, 2, len(body)) + body
+
+    too_long = rib(b"\0\0\0\1" + b"\xff" + bytes(32) + b"\0\0")  # a /255
+    short = rib(b"\0\0\0\2")  # the sequence number and nothing else
+    cut = rib(b"\0\0\0\3\x18\x0a\x00\x00\x00\x01\x00")  # one entry, 1 of its 8 octets
+    for tail, reason in ((short, "index out of range"), (cut, "unpack_from requires")):
+        data = good + too_long + one + tail
+        _same(data)
+        flat = _flatten_routes(data)
+        errors = [x[1] for x in flat if x[0] == "error"]
+        assert errors == [
+            "truncated or malformed record: prefix length 255 exceeds 32",
+            errors[1],
+        ]
+        assert errors[1].startswith(f"truncated or malformed record: {reason}")
+        assert len([x for x in flat if x[0] == "route"]) == 21
 
 
 def test_interned_attributes_are_shared() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import struct
 import zlib
 from collections.abc import Iterator
 from struct import unpack_from
@@ -268,8 +269,9 @@ class MrtReader:
                 return self.table_dump(ts, sub, buf, p, end)
         except MrtError as exc:
             return exc
-        except (IndexError, ValueError, BgpError) as exc:  # struct.error is a ValueError
-            return MrtError(f"truncated or malformed record: {exc}", ts, typ, sub)
+        except (IndexError, ValueError, struct.error, BgpError) as bad:
+            # a name of its own: compiled, ``exc`` above is typed MrtError
+            return MrtError(f"truncated or malformed record: {bad}", ts, typ, sub)
         return UnknownRecord(ts, typ, sub, bytes(buf[p:end]))
 
 
@@ -347,8 +349,8 @@ def read_mrt(source: BinaryIO | bytes, reader: MrtReader | None = None) -> Itera
                 yield rib(ts, sub, buf, start, end)
             except MrtError as exc:
                 yield exc
-            except (IndexError, ValueError, BgpError) as exc:
-                yield MrtError(f"truncated or malformed record: {exc}", ts, typ, sub)
+            except (IndexError, ValueError, struct.error, BgpError) as bad:
+                yield MrtError(f"truncated or malformed record: {bad}", ts, typ, sub)
         else:
             yield rd.record(ts, typ, sub, buf, start, end)
         w.pos = end
