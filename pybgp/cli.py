@@ -21,7 +21,25 @@ from .codec.message import encode_message
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The top-level group; ``pybgp conformance`` is imported only when it is used.
+
+    It pulls in asyncio and the whole conformance runner (about 35 ms), which
+    ``pybgp decode`` and the other commands do not need.
+    """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "conformance" and cmd_name not in self.commands:
+            from .conformance.command import conformance
+
+            self.add_command(conformance)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "conformance"})
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pybgp")
 def main() -> None:
     """pybgp: a BGP speaker, route reflector and LB node toolkit."""
@@ -747,16 +765,6 @@ def _route_action(
 
 def _emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-
-
-def _conformance() -> None:
-    """`pybgp conformance` lives in its own package (pybgp/conformance/command.py)."""
-    from .conformance.command import conformance
-
-    main.add_command(conformance)
-
-
-_conformance()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -286,7 +286,7 @@ class ByteWindow:
         self.stream: BinaryIO = (
             io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
         )
-        self.buf = b""
+        self.buf: bytes = b""  # ``bytes``: compiled, ``buf[i]`` is then a C array read
         self.pos = 0
         self.eof = False
         self.broken: str | None = None
