@@ -403,11 +403,12 @@ def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> As
         j = i + 2
         if four:
             while j < end:
-                asns.append(_shared(_u32(data, j)))
+                x = (data[j] << 24) | (data[j + 1] << 16) | (data[j + 2] << 8) | data[j + 3]
+                asns.append(_shared(x))
                 j += 4
         else:
             while j < end:
-                asns.append(_shared(_u16(data, j)))
+                asns.append(_shared((data[j] << 8) | data[j + 1]))
                 j += 2
         segs.append((seg_type, tuple(asns)))
         i = end
@@ -461,7 +462,8 @@ def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
     _multiple_at(4, vs, ve)
     out: list[Any] = []
     while vs < ve:
-        out.append(_shared(_u32(data, vs)))
+        x = (data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3]
+        out.append(_shared(x))
         vs += 4
     return tuple(out)
 
