@@ -773,7 +773,14 @@ def _sig_layout(sig: int) -> tuple[tuple[int, int], ...]:
 
 
 def decode_fast(
-    data: bytes, start: int, end: int, as4: bool, mrt: bool, cache: dict[bytes, Any]
+    data: bytes,
+    start: int,
+    end: int,
+    as4: bool,
+    mrt: bool,
+    cache: dict[bytes, Any],
+    mp: bool = False,
+    mp_nh: bytes | None = None,
 ) -> AttrSet | None:
     """The common case in one pass: walk and decode, or None for ``decode_attributes``.
 
@@ -785,6 +792,10 @@ def decode_fast(
 
     The fields are locals and the layout an int signature, so that compiled it is a C
     loop that makes only the decoded values, the set and (rarely) a new layout.
+
+    ``mp``: the UPDATE's MP attributes were decoded by the caller (``codec.update``),
+    which gives their next hop ``mp_nh``: MP_REACH_NLRI and MP_UNREACH_NLRI then keep
+    only their place in the layout, as in ``decode_attributes``.
     """
     origin: int | None = None
     as_path: Any = None
@@ -821,7 +832,11 @@ def decode_fast(
         if ve > end:
             return None
         bits = flags & 0xE0
-        if code == 14:
+        if mp and (code == 14 or code == 15):
+            if bits != 0x80 or seen & (0x4000 << (code - 14)):
+                return None
+            seen |= 0x4000 << (code - 14)
+        elif code == 14:
             # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop
             if not mrt or bits != 0x80 or seen & 0x4000 or ve == vs or data[vs] != ve - vs - 1:
                 return None
@@ -881,6 +896,8 @@ def decode_fast(
     layout = _LAYOUT_SIGS.get(sig)
     if layout is None:
         layout = _sig_layout(sig)
+    if mp:
+        mp_next_hop = mp_nh
     return AttrSet(
         origin, as_path, next_hop, med, local_pref, atomic, aggregator, communities,
         originator_id, cluster_list, mp_next_hop, ext_communities, as4_path,

@@ -236,9 +236,18 @@ def _decode_block(
     hit = interner.by_raw.get(key) if key is not None else None
     if hit is not None:
         return hit[0], hit[1], mp_reach, mp_unreach
-    attrs, errors = decode_attributes(
-        body, tlvs, options.four_octet_as, False, mp_nh, interner.values
-    )
+    fast = None
+    errors: tuple[BgpError, ...]
+    if not mp_errors:  # the MP attributes are decoded: the rest in one pass if clean
+        fast = decode_fast(
+            body, astart, aend, options.four_octet_as, False, interner.values, True, mp_nh
+        )
+    if fast is not None:
+        attrs, errors = fast, ()
+    else:
+        attrs, errors = decode_attributes(
+            body, tlvs, options.four_octet_as, False, mp_nh, interner.values
+        )
     if key is not None:
         interner.by_raw[key] = (attrs, errors)
     if mp_errors:
