@@ -497,10 +497,12 @@ class Peer:
         elif attrs is not None and announced:
             attrs = as4_merge(attrs)  # RFC 6793 4.2.3, a no-op for 4-octet sessions
             local_as = self.speaker.config.global_.asn
-            if any(local_as in asns for _, asns in attrs.as_path or ()):
-                # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
-                loop = True
-                self.log.emit("as-loop", peer=self.address, routes=announced)
+            for _, asns in attrs.as_path or ():
+                if local_as in asns:
+                    # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
+                    loop = True
+                    self.log.emit("as-loop", peer=self.address, routes=announced)
+                    break
         if not self.log.updates:
             return
         gone: list[tuple[int, int, int, int]] = []
