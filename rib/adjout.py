@@ -60,7 +60,10 @@ Withdrawal = tuple[int, int, int, int]
 OutPath = tuple[int, int, AttrSet]
 """(source key, local path id, attrs) as sent with ADD-PATH."""
 
-CACHE_LIMIT = 1 << 18
+CACHE_LIMIT = 1 << 16
+"""Exported sets memoised before the memo starts again: an UPDATE's prefixes come
+together, so a recent window is enough; at 1 << 18 the memo and its interning held
+26 B per route of a 1M-route table (bench/README.md, round 3)."""
 
 
 def source_key(route: Route) -> int:

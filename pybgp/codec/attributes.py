@@ -119,6 +119,9 @@ FIELD_NAMES: Final = (
 """The constructor's parameters, in order."""
 
 
+_HASH_MASK: Final = (1 << 61) - 1
+
+
 @final
 class AttrSet:
     """The path attributes of a route (RFC 4271 5), shared between routes.
@@ -170,8 +173,10 @@ class AttrSet:
     """Unrecognized optional attributes as received; see ``propagate`` (RFC 4271 5)."""
     wire: Final[tuple[tuple[int, int], ...]]
     """(type code, flags) in wire order, for byte-exact re-encoding; () = canonical."""
-    _hash: int | None
-    """The hash, computed once: sets are dict keys all along the routing path."""
+    _hash: int
+    """The hash, computed once (-1 before): sets are dict keys all along the routing
+    path.  Kept to 61 bits, so that the compiled class stores it in the object itself
+    rather than as an int object of its own (32 B per set)."""
 
     def __init__(
         self,
@@ -210,7 +215,7 @@ class AttrSet:
         self.large_communities = large_communities
         self.unknown = unknown
         self.wire = wire
-        self._hash = None
+        self._hash = -1
 
     def _key(self) -> tuple[Any, ...]:
         return (
@@ -234,8 +239,8 @@ class AttrSet:
 
     def __hash__(self) -> int:
         h = self._hash
-        if h is None:
-            h = self._hash = hash(self._key())
+        if h < 0:
+            h = self._hash = hash(self._key()) & _HASH_MASK
         return h
 
     def __eq__(self, other: object) -> bool:
