@@ -28,8 +28,11 @@ __all__ = ["GC_INTERVAL", "GC_NO_FULL", "SETTLE_CHANGES", "maintenance", "settle
 GC_INTERVAL = 30.0
 GC_NO_FULL = 1 << 30
 """The third threshold of ``gc.set_threshold``: full collections never start on their own."""
-SETTLE_CHANGES = 1000
-"""Prefix changes in one read from which ``settle`` freezes what survived."""
+SETTLE_CHANGES = 256
+"""Prefix changes in one read from which ``settle`` freezes what survived.  A full
+table arrives in reads of a few hundred to a few thousand changes; an ordinary read
+changes a few, and then nothing is frozen before the periodic full collection has
+seen it (a cycle that dies after its freeze is never collected)."""
 
 
 def tune_gc() -> None:
