@@ -7,8 +7,8 @@ all a failed check with the reason in ``detail``).
 - ``tcp``: the connection is accepted.
 - ``http``/``https``: ``GET`` with ``Connection: close``; the status must be one of
   ``expect_status`` and, with ``body``, the response body must match the regular
-  expression (searched in the first 64 KiB).  ``tls_verify = false`` accepts any
-  certificate.
+  expression (searched in the first 64 KiB, a chunked body decoded first).
+  ``tls_verify = false`` accepts any certificate.
 - ``dns``: one UDP query; the answer must carry the query id and ``expect_rcode``,
   and for NOERROR at least one answer record.
 - ``exec``: the command (no shell) exits 0; at the timeout it is killed.
@@ -83,14 +83,12 @@ async def _http(c: CheckConfig) -> tuple[bool, str]:
             return False, f"status {status}"
         if c.body is None:
             return True, f"status {status}"
-        while (await reader.readline()).strip():
-            pass  # the headers
-        body = b""
-        while len(body) < BODY_LIMIT:
-            chunk = await reader.read(BODY_LIMIT - len(body))
-            if not chunk:
-                break
-            body += chunk
+        chunked = False
+        while line := (await reader.readline()).strip():  # the headers
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+        body = await (_read_chunked(reader) if chunked else _read_body(reader))
         if re.search(c.body, body.decode("utf-8", "replace")):
             return True, f"status {status}, body matches"
         return False, f"status {status}, body does not match {c.body!r}"
@@ -98,6 +96,34 @@ async def _http(c: CheckConfig) -> tuple[bool, str]:
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
+
+
+async def _read_body(reader: asyncio.StreamReader) -> bytes:
+    """Up to ``BODY_LIMIT`` octets, until the server closes (``Connection: close``)."""
+    body = b""
+    while len(body) < BODY_LIMIT:
+        chunk = await reader.read(BODY_LIMIT - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (RFC 9112 7.1), up to ``BODY_LIMIT`` octets."""
+    body = b""
+    while len(body) < BODY_LIMIT:
+        line = await reader.readline()
+        size_text = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ValueError(f"bad chunk size {size_text[:20]!r}") from None
+        if size == 0:
+            break
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)  # the CRLF after the chunk data
+    return body[:BODY_LIMIT]
 
 
 def dns_query(name: str, qtype: int, qid: int) -> bytes:

@@ -86,6 +86,30 @@ async def test_http_status_and_body(http_server: tuple[int, list[tuple[int, byte
 
 
 @pytest.mark.asyncio
+async def test_http_chunked_body_is_decoded_before_matching() -> None:
+    replies = [
+        b"3\r\nhea\r\n8;ext=1\r\nlthy now\r\n0\r\n\r\n",  # "healthy now", split mid-word
+        b"zz\r\nhealthy\r\n0\r\n\r\n",  # not a chunk size
+    ]
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()).strip():
+            pass
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+        writer.write(head + replies.pop(0))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(client, HOST, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        ok, detail = await run_check(check("http", host=HOST, port=port, body=r"^healthy now$"))
+        assert ok and "body matches" in detail, detail
+        ok, detail = await run_check(check("http", host=HOST, port=port, body="healthy"))
+    assert not ok and detail == "bad answer: bad chunk size b'zz'"
+
+
+@pytest.mark.asyncio
 async def test_http_on_something_else() -> None:
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"SSH-2.0-OpenSSH\r\n")
