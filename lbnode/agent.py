@@ -26,7 +26,7 @@ import contextlib
 import ipaddress
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pybgp.codec.attributes import AttrSet
@@ -58,6 +58,8 @@ class Vip:
     timer: asyncio.TimerHandle | None = None
     announced: Announce = Announce.NONE
     changed_at: float = 0.0
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    """Its check loops."""
 
 
 class Agent:
@@ -68,33 +70,91 @@ class Agent:
         self.loop = asyncio.get_running_loop()
         self.vips: dict[str, Vip] = {}
         for v in config.vips:
-            machine = VipMachine(v.drain_grace, v.flap_count, v.flap_window, v.hold_down)
-            checks = [Check(c, CheckState(c.rise, c.fall)) for c in v.checks]
-            self.vips[v.prefix] = Vip(v, machine, checks, (v.afi, v.nlri))
-            speaker.owned[(v.afi, v.nlri)] = "the lbnode agent (use pybgp vips)"
+            self.vips[v.prefix] = self._make(v)
         self.tasks: list[asyncio.Task[None]] = []
+        self.disable_loop: asyncio.Task[None] | None = None
         self.binding: asyncio.Task[None] | None = None  # the last bind/release, in order
         self.stopped = False
 
+    def _make(self, v: VipConfig) -> Vip:
+        machine = VipMachine(v.drain_grace, v.flap_count, v.flap_window, v.hold_down)
+        checks = [Check(c, CheckState(c.rise, c.fall)) for c in v.checks]
+        self.speaker.owned[(v.afi, v.nlri)] = "the lbnode agent (use pybgp vips)"
+        return Vip(v, machine, checks, (v.afi, v.nlri))
+
     # ------------------------------------------------------------------ running
-    async def first_round(self) -> None:
+    async def first_round(self, vips: list[Vip] | None = None) -> None:
         """Run every check once and set every VIP's first state (before BGP starts)."""
+        todo = list(self.vips.values()) if vips is None else vips
 
         async def one(vip: Vip, c: Check) -> None:
             ok, detail = await run_check(c.config)
             self._record(vip, c, ok, detail)
 
-        await asyncio.gather(*(one(v, c) for v in self.vips.values() for c in v.checks))
-        for vip in self.vips.values():
+        await asyncio.gather(*(one(v, c) for v in todo for c in v.checks))
+        for vip in todo:
             self._evaluate(vip)
             self._poll_disable_file(vip)
 
-    def start(self) -> None:
-        for vip in self.vips.values():
+    def start(self, vips: list[Vip] | None = None) -> None:
+        for vip in list(self.vips.values()) if vips is None else vips:
             for c in vip.checks:
-                self.tasks.append(self.loop.create_task(self._check_loop(vip, c)))
-        if any(v.config.disable_file for v in self.vips.values()):
-            self.tasks.append(self.loop.create_task(self._disable_loop()))
+                vip.tasks.append(self.loop.create_task(self._check_loop(vip, c)))
+            self.tasks += vip.tasks
+        if self.disable_loop is None and any(v.config.disable_file for v in self.vips.values()):
+            self.disable_loop = self.loop.create_task(self._disable_loop())
+            self.tasks.append(self.disable_loop)
+
+    async def reconfigure(self, config: LbConfig) -> dict[str, list[str]]:
+        """Apply a new ``[[vips]]`` (SIGHUP): the VIPs added, removed and changed.
+
+        A removed VIP is withdrawn (and its address released).  An added one runs its
+        checks once, then is announced if they pass, as at start.  A changed one (any
+        setting) starts again with its new checks, but its route stays as the peers
+        have it until their first round decides; then it is announced with its new
+        attributes or withdrawn.  Its operator and signal drains carry over (a drain in
+        its grace time ends at once).  An unchanged VIP is not touched.
+        """
+        if self.stopped:
+            return {"added": [], "removed": [], "changed": []}
+        old, new = self.vips, {v.prefix: v for v in config.vips}
+        removed = [p for p in old if p not in new]
+        changed = [p for p in old if p in new and new[p] != old[p].config]
+        added = [p for p in new if p not in old]
+        self.config = config
+        fresh: list[Vip] = []
+        for p in removed + changed:
+            vip = old.pop(p)
+            for task in vip.tasks:
+                task.cancel()
+                self.tasks.remove(task)
+            if vip.timer is not None:
+                vip.timer.cancel()
+            if p in removed:
+                del self.speaker.owned[vip.key]
+                if vip.announced != Announce.NONE and not self.stopped:
+                    peers = self.speaker.withdraw([vip.key])
+                    self.log.emit("vip-announce", vip=p, announce="none", peers=peers)
+                if vip.bound:
+                    self._bind(vip, False)
+                continue
+            vip2 = self._make(new[p])
+            vip2.announced, vip2.bound = vip.announced, vip.bound
+            for source in vip.machine.drains - {"file"}:  # the file is polled again
+                vip2.machine.drain(self.loop.time(), source)
+            fresh.append(vip2)
+        fresh += [self._make(new[p]) for p in added]
+        for vip in fresh:
+            old[vip.config.prefix] = vip
+        await self.first_round(fresh)
+        for vip in fresh:
+            if vip.config.prefix in changed and vip.announced != Announce.NONE:
+                vip.announced = Announce.NONE  # the same state, maybe other attributes
+                self._announce(vip)
+        self.start(fresh)
+        summary = {"added": added, "removed": removed, "changed": changed}
+        self.log.emit("vips-reloaded", **summary)
+        return summary
 
     async def _check_loop(self, vip: Vip, c: Check) -> None:
         cfg = c.config

@@ -9,8 +9,8 @@ restart.  On SIGTERM/SIGINT every VIP is withdrawn, the UPDATEs are given a mome
 leave, and the sessions end with a Cease that says so.  On SIGUSR2 the VIPs stay
 announced and the TCP sessions close without a NOTIFICATION, so that peers with
 graceful restart (RFC 4724) keep the routes until ``pybgp lbnode --restarted`` is back.
-SIGHUP re-reads the file: neighbor and policy changes apply as for the speaker; a
-change to ``[[vips]]`` is reported and needs a restart.
+SIGHUP re-reads the file: neighbor and policy changes apply as for the speaker, and
+``[[vips]]`` changes as ``Agent.reconfigure`` says (VIPs added, removed, changed).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class LbNode(Extension):
         self.config = config
         self.agent: Agent | None = None
         self.log: EventLog | None = None
+        self.reloading: set[asyncio.Task[dict[str, list[str]]]] = set()
 
     async def setup(self, speaker: Speaker, log: EventLog) -> None:
         self.log = log
@@ -83,10 +84,22 @@ class LbNode(Extension):
         return "pybgp lbnode shutting down: VIPs withdrawn"
 
     def reload(self, path: str) -> Config:
+        """SIGHUP: the speaker's part as for ``pybgp speaker``; ``[[vips]]`` changes are
+        applied by the agent (``Agent.reconfigure``) once the whole file is valid."""
         new = load_lbnode_config(path)
-        if new.vips != self.config.vips and self.log is not None:
-            self.log.emit("vips-reload-ignored", reason="[[vips]] changed: restart to apply")
+        agent = self.agent
+        if new.vips != self.config.vips and agent is not None and not agent.stopped:
+            self.config = new
+            task = asyncio.get_running_loop().create_task(agent.reconfigure(new))
+            self.reloading.add(task)
+            task.add_done_callback(self._reloaded)
         return new.speaker
+
+    def _reloaded(self, task: asyncio.Task[dict[str, list[str]]]) -> None:
+        self.reloading.discard(task)
+        if not task.cancelled() and task.exception() is not None and self.log is not None:
+            exc = task.exception()
+            self.log.emit("vips-reload-failed", error=f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ control API
     def _select(self, args: dict[str, Any]) -> list[Vip]:

@@ -26,7 +26,7 @@ import pytest_asyncio
 from lbnode.agent import Agent
 from lbnode.config import parse_lbnode_config
 from lbnode.daemon import LbNode
-from pybgp.config import parse_config
+from pybgp.config import ConfigError, parse_config
 from pybgp.control import ControlServer
 from pybgp.ctl import ControlClient
 from pybgp.eventlog import EventLog
@@ -160,6 +160,7 @@ fall = 2
 """
     )
     cfg = parse_lbnode_config(text)
+    (tmp_path / "node.toml").write_text(text)
     node = Speaker(cfg.speaker, node_log)
     ext = LbNode(cfg)
     await ext.setup(node, node_log)
@@ -178,6 +179,7 @@ fall = 2
             "tmp": tmp_path,
             "node": node,
             "metrics": cfg.speaker.control.metrics_port,
+            "text": text,
         }
     finally:
         await control.stop()
@@ -254,6 +256,61 @@ async def test_clean_stop_withdraws_before_the_cease(lab: dict[str, Any]) -> Non
     events = [e for e in router.log.events if e["event"] in ("update", "notification-received")]
     assert events[-2]["event"] == "update" and events[-2]["withdrawn"] == [VIP]
     assert events[-1]["shutdown_message"] == "pybgp lbnode shutting down: VIPs withdrawn"
+
+
+def routes(log: Recorder, prefix: str) -> list[dict[str, Any] | None]:
+    """Every announcement (attributes) or withdrawal (None) of ``prefix``, in order."""
+    out: list[dict[str, Any] | None] = []
+    for e in log.events:
+        if e["event"] == "update":
+            if prefix in e["withdrawn"]:
+                out.append(None)
+            if prefix in e["announced"]:
+                out.append(e["attributes"])
+    return out
+
+
+async def reload(lab: dict[str, Any], text: str) -> None:
+    path = lab["tmp"] / "node.toml"
+    path.write_text(text)
+    ext: LbNode = lab["ext"]
+    lab["node"].reload(ext.reload(str(path)))  # as pybgp.daemon does on SIGHUP
+    await asyncio.gather(*ext.reloading)
+
+
+@pytest.mark.asyncio
+async def test_sighup_applies_vips_added_changed_and_removed(lab: dict[str, Any]) -> None:
+    router: Router = lab["router"]
+    await router.wait(lambda v: v is not None)
+    other = "198.18.0.11/32"
+    text: str = lab["text"]
+    check = text[text.index("[[vips.checks]]") :]
+    changed = text.replace('communities = ["65000:80"]', 'communities = ["65000:81"]')
+    await reload(lab, changed + f'\n[[vips]]\nprefix = "{other}"\n' + check)
+    # the changed VIP is re-announced with its new attributes, never withdrawn
+    await router.wait(lambda v: v is not None and v["communities"] == ["65000:81"])
+    assert None not in routes(router.log, VIP)
+    t0 = time.monotonic()
+    while not routes(router.log, other) and time.monotonic() - t0 < 5:
+        await asyncio.sleep(0.01)
+    assert routes(router.log, other)[-1] is not None  # added, announced after its checks
+    reloaded = [e for e in lab["node_log"].events if e["event"] == "vips-reloaded"]
+    assert reloaded[-1] == {**reloaded[-1], "added": [other], "changed": [VIP], "removed": []}
+    # removing it withdraws it; the other VIP stays as it is
+    only_other = text[: text.index("[[vips]]")] + f'[[vips]]\nprefix = "{other}"\n' + check
+    await reload(lab, only_other)
+    await router.wait(lambda v: v is None)
+    assert routes(router.log, other)[-1] is not None
+    with ControlClient(lab["control"]) as c:
+        rows = await asyncio.to_thread(c.call, "vips", {})
+        assert [r["vip"] for r in rows] == [other]
+        # the removed VIP's prefix is no longer the agent's: the routes API may use it
+        await asyncio.to_thread(c.call, "routes.announce", {"prefix": VIP})
+    await router.wait(lambda v: v is not None)
+    # a broken file changes nothing
+    with pytest.raises(ConfigError):
+        await reload(lab, only_other.replace("rise = 3", "rise = -1"))
+    assert [v.config.prefix for v in lab["agent"].vips.values()] == [other]
 
 
 @pytest.mark.asyncio
