@@ -97,8 +97,8 @@ class LbNode(Extension):
 
     def _reloaded(self, task: asyncio.Task[dict[str, list[str]]]) -> None:
         self.reloading.discard(task)
-        if not task.cancelled() and task.exception() is not None and self.log is not None:
-            exc = task.exception()
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None and self.log is not None:
             self.log.emit("vips-reload-failed", error=f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ control API

@@ -321,12 +321,6 @@ def _fixed(n: int, value: bytes) -> None:
         raise _Malformed(f"length {len(value)}, expected {n}")
 
 
-def _multiple(n: int, value: bytes) -> None:
-    # RFC 7606 7.8, 7.10, 7.14 and RFC 8092 6: "not a non-zero multiple of n" is malformed
-    if len(value) % n or not value:
-        raise _Malformed(f"length {len(value)} is not a non-zero multiple of {n}")
-
-
 # --- decoders: bytes -> value --------------------------------------------------------
 # The value decoders read ``data[vs:ve]`` in place, with byte indexing and int
 # arithmetic: compiled by mypyc, ``data[i]`` on a ``bytes`` is a C array read and the
@@ -418,10 +412,6 @@ def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> As
         segs.append((seg_type, tuple(asns)))
         i = end
     return tuple(segs)
-
-
-def _dec_path(v: bytes, four: bool, confed_ok: bool = True) -> AsPath:
-    return _path(v, 0, len(v), four, confed_ok)
 
 
 def _dec_as_path(v: bytes, c: _Ctx) -> AsPath:

@@ -62,9 +62,11 @@ async def _announce_seen(
 
 
 # ---------------------------------------------------------------- route refresh
-async def _refresh(ctx: Context) -> Outcome:
-    if not ctx.target_caps(RouteRefreshCap):
-        return not_applicable("target does not advertise Route Refresh")
+async def _ask_refresh(ctx: Context, cap: type, name: str) -> tuple[Probe, int, int] | Outcome:
+    """Announce a route, see it echoed, then send ROUTE-REFRESH for IPv4 unicast:
+    (observer, its log position before the request, the prefix), or n/a."""
+    if not ctx.target_caps(cap):
+        return not_applicable(f"target does not advertise {name}")
     s = await ctx.session()
     prefix = await _announce_seen(ctx, s)
     if prefix is None:
@@ -72,6 +74,14 @@ async def _refresh(ctx: Context) -> Outcome:
     o = _obs(ctx)
     mark = len(o.log)
     o.send(wire.route_refresh(1, 1))
+    return o, mark, prefix
+
+
+async def _refresh(ctx: Context) -> Outcome:
+    asked = await _ask_refresh(ctx, RouteRefreshCap, "Route Refresh")
+    if isinstance(asked, Outcome):
+        return asked
+    o, mark, prefix = asked
 
     def again() -> bool:
         return any(
@@ -102,15 +112,10 @@ def judge_borr_eorr(kinds: list[tuple[str, object]]) -> Outcome:
 
 
 async def _enhanced(ctx: Context) -> Outcome:
-    if not ctx.target_caps(EnhancedRouteRefresh):
-        return not_applicable("target does not advertise Enhanced Route Refresh")
-    s = await ctx.session()
-    prefix = await _announce_seen(ctx, s)
-    if prefix is None:
-        return not_applicable("the route was not echoed")
-    o = _obs(ctx)
-    mark = len(o.log)
-    o.send(wire.route_refresh(1, 1))
+    asked = await _ask_refresh(ctx, EnhancedRouteRefresh, "Enhanced Route Refresh")
+    if isinstance(asked, Outcome):
+        return asked
+    o, mark, _ = asked
 
     def eorr() -> bool:
         return any(
