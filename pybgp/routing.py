@@ -261,9 +261,8 @@ class Routing:
                 sent = out.apply(self.rib.dump(afi, safi))
                 if sent:
                     peer.send_updates(sent.updates(opts))
-        for group in list(self.groups.values()):
-            for afi, safi in self.rib.families():
-                self._send(group.apply(self.rib.dump(afi, safi)))
+        # update groups have no export policy (a member with one has left above), and
+        # what they send follows from the Loc-RIB: the reimport's diff reached them
 
     # ------------------------------------------------------------------ sessions
     def up(self, peer: Peer, local: bytes, asn: int, bgp_id: bytes) -> None:
@@ -304,17 +303,11 @@ class Routing:
         # an update group: peers with this export profile share one Adj-RIB-Out
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = UpdateGroup(info, self.rib_config, self.cache, self.rib.best)
-        fresh = not group.members
+            group = self.groups[key] = UpdateGroup(info, self.rib_config, self.cache, self.rib)
         self.outs[info] = GroupMember(group, info)
         joined = group.join(info)
         if joined:
             peer.send_updates(joined.updates(opts))
-        if fresh:
-            for afi, safi in families:
-                dumped = group.apply(self.rib.dump(afi, safi)).get(info)
-                if dumped:
-                    peer.send_updates(dumped.updates(opts))
 
     def update(self, peer: Peer, u: Update) -> None:
         info = peer.info

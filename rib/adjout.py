@@ -38,7 +38,7 @@ from .config import RibConfig
 from .decision import Route
 from .peer import AddPathSend, PeerInfo
 from .reflect import export_attrs, may_export
-from .table import Family, PrefixChange, RibDiff
+from .table import Family, PrefixChange, Rib, RibDiff
 
 __all__ = [
     "AdjRibOut",
@@ -60,10 +60,11 @@ Withdrawal = tuple[int, int, int, int]
 OutPath = tuple[int, int, AttrSet]
 """(source key, local path id, attrs) as sent with ADD-PATH."""
 
-CACHE_LIMIT = 1 << 16
+CACHE_LIMIT = 1 << 13
 """Exported sets memoised before the memo starts again: an UPDATE's prefixes come
-together, so a recent window is enough; at 1 << 18 the memo and its interning held
-26 B per route of a 1M-route table (bench/README.md, round 3)."""
+together, so a recent window is enough.  Update groups store no table, so the memo is
+all that keeps exported sets alive: at 1 << 16 it held all 57,643 of a 200k IPv6
+table, 72 B per route (bench/README.md, round 4)."""
 
 
 def source_key(route: Route) -> int:
@@ -204,14 +205,8 @@ class AdjRibOut:
                 out.append((source_key(r), attrs))
         return out
 
-    def _apply_best(
-        self, diff: Iterable[PrefixChange], records: list[_Record] | None = None
-    ) -> OutUpdate:
-        """``apply`` without ADD-PATH: the best route only (``_chosen`` inlined).
-
-        With ``records``, each change that involves a sent route is recorded for an
-        update group: (AFI, SAFI, prefix, sent before, sent now, old best, new best).
-        """
+    def _apply_best(self, diff: Iterable[PrefixChange]) -> OutUpdate:
+        """``apply`` without ADD-PATH: the best route only (``_chosen`` inlined)."""
         announce: list[PackRoute] = []
         withdraw: list[Withdrawal] = []
         peer, memos, policy = self.peer, self._memos, self.export_policy
@@ -246,19 +241,6 @@ class AdjRibOut:
             elif old is not None:
                 del sent[prefix]
                 withdraw.append((afi, safi, prefix, 0))
-            if records is not None and (old is not None or attrs is not None):
-                old_ranked = ch.old.ranked
-                # a dump (no old selection) of what is already sent: the Loc-RIB has
-                # not changed since, so the old best is the new one
-                old_best = (
-                    old_ranked[0]
-                    if old_ranked
-                    else ranked[0]
-                    if old is not None and ranked
-                    else None
-                )
-                new_best = ranked[0] if ranked else None
-                records.append((afi, safi, prefix, old, attrs, old_best, new_best))
         return OutUpdate(tuple(announce), tuple(withdraw))
 
     def apply(self, diff: Iterable[PrefixChange]) -> OutUpdate:
@@ -350,54 +332,84 @@ _Record = tuple[int, int, int, "AttrSet | None", "AttrSet | None", "Route | None
 
 
 class UpdateGroup:
-    """One Adj-RIB-Out for best-path peers with one export profile and no export policy.
+    """The Adj-RIB-Out of best-path peers with one export profile and no export policy.
 
-    How this works: the group's table is what a member is sent when it is neither the
-    source nor the originator of the best route: an :class:`AdjRibOut` towards a
-    stand-in peer with the members' profile and no identity.  A member differs from it
-    only where the export rule refuses it a best route because of who it is (RFC 4456
-    8: not back to the peer it came from, nor to its originator).  That is not stored:
-    it follows from the Loc-RIB's best route, which each change carries (old and
-    new).  So ``apply`` works a diff out once; members the diff does not concern by
-    identity share the group's :class:`OutUpdate` (and, in ``pybgp.routing``, its
-    encoding); the others get theirs worked out from the same records.  A full table
-    from one client and reflected to the others is one table for all of them.
+    How this works: the group stores no table (as BIRD keeps none by default).  What a
+    member has been sent follows from the Loc-RIB: for each prefix, the export of its
+    best route towards a stand-in peer with the members' profile and no identity, or
+    nothing where the export rule refuses that route.  Each change carries the old and
+    the new selection, so ``apply`` works out the old and new exports of a diff once
+    (the export memo makes both a dict lookup) and compares them; a full table costs
+    no dict slot and keeps no exported set here.  A member differs from the group only
+    where the export rule refuses it a best route because of who it is (RFC 4456 8:
+    not back to the peer it came from, nor to its originator); that follows from the
+    best route too.  Members the diff does not concern by identity share the group's
+    :class:`OutUpdate` (and, in ``pybgp.routing``, its encoding); the others get theirs
+    worked out from the same records.
+
+    ``apply`` trusts a diff's old side: every diff of the Loc-RIB must reach the group
+    while it has members (``Rib.dump`` is a diff from nothing, so it re-announces).
     """
 
-    def __init__(
-        self,
-        template: PeerInfo,
-        config: RibConfig,
-        cache: ExportCache,
-        best: Callable[[int, int, int], Route | None],
-    ) -> None:
+    def __init__(self, template: PeerInfo, config: RibConfig, cache: ExportCache, rib: Rib) -> None:
         key = group_key(template)
         if key is None:
             raise ValueError("ADD-PATH peers are not grouped")
         self.key = key
         stand_in = replace(template, address="update-group", index=0, bgp_id=b"")
         self.out = AdjRibOut(stand_in, config, cache)
-        self.best = best
+        """Only its export memo is used: it stores nothing."""
+        self.rib = rib
         self.members: dict[PeerInfo, int] = {}
         """Member -> how many prefixes of the group's table it does not have."""
         self._by_id: dict[bytes, list[PeerInfo]] = {}
+        self._count = 0
+        """Routes in the group's table (counted by ``join``, kept by ``apply``)."""
 
     def __bool__(self) -> bool:
         return bool(self.members)
+
+    def _export(self, r: Route, afi: int) -> AttrSet | None:
+        """What the group is sent for best route ``r``: its export, or None if refused."""
+        out = self.out
+        if not may_export(r, out.peer):
+            return None
+        mkey = (r.peer, afi)
+        memo = out._memos.get(mkey)
+        if memo is None:
+            memo = out._memos[mkey] = out.cache.table(r.peer, out.peer, afi)
+        attrs = memo.get(r.attrs)
+        if attrs is None:
+            attrs = out.cache.export(memo, r, out.peer, afi)
+        return attrs
+
+    def _table(self, peer: PeerInfo | None, families: Iterable[Family]) -> Iterator[PackRoute]:
+        """The group's table (``peer`` None) or the member's, from the Loc-RIB."""
+        for afi, safi in families:
+            for prefix, sel in self.rib.loc_rib(afi, safi):
+                b = sel.ranked[0]
+                attrs = self._export(b, afi)
+                if attrs is not None and (peer is None or may_export(b, peer)):
+                    yield (afi, safi, prefix, 0, attrs)
 
     def join(self, peer: PeerInfo) -> OutUpdate:
         """Add ``peer``; what it must be sent now (the group's table, as it sees it)."""
         if group_key(peer) != self.key:
             raise ValueError(f"{peer.address} does not fit this update group")
         announce: list[PackRoute] = []
-        hidden = 0
-        for (afi, safi), table in self.out._best.items():
-            for prefix, attrs in table.items():
-                b = self.best(afi, safi, prefix)
-                if b is None or may_export(b, peer):
+        hidden = count = 0
+        for afi, safi in self.rib.families():
+            for prefix, sel in self.rib.loc_rib(afi, safi):
+                b = sel.ranked[0]
+                attrs = self._export(b, afi)
+                if attrs is None:
+                    continue
+                count += 1
+                if may_export(b, peer):
                     announce.append((afi, safi, prefix, 0, attrs))
                 else:
                     hidden += 1
+        self._count = count
         self.members[peer] = hidden
         self._by_id.setdefault(peer.bgp_id, []).append(peer)
         return OutUpdate(tuple(announce))
@@ -410,6 +422,37 @@ class UpdateGroup:
         same.remove(peer)
         if not same:
             del self._by_id[peer.bgp_id]
+
+    def _apply(self, diff: Iterable[PrefixChange], records: list[_Record]) -> OutUpdate:
+        """The group's own updates for ``diff``; ``records`` gets each change that
+        involves a route the group is or was sent."""
+        announce: list[PackRoute] = []
+        withdraw: list[Withdrawal] = []
+        count = self._count
+        for ch in diff:
+            new_ranked, old_ranked = ch.new.ranked, ch.old.ranked
+            new_best = new_ranked[0] if new_ranked else None
+            old_best = old_ranked[0] if old_ranked else None
+            if old_best is new_best:
+                continue  # the same route object: nothing changed for anyone here
+            afi = ch.afi
+            attrs = self._export(new_best, afi) if new_best is not None else None
+            old = self._export(old_best, afi) if old_best is not None else None
+            if old is None and attrs is None:
+                continue
+            prefix: Any = cast(Any, ch).prefix  # the int object itself: ``rib.table.Key``
+            if attrs is not None:
+                if old is None:
+                    count += 1
+                    announce.append((afi, ch.safi, prefix, 0, attrs))
+                elif old is not attrs and old != attrs:
+                    announce.append((afi, ch.safi, prefix, 0, attrs))
+            else:
+                count -= 1
+                withdraw.append((afi, ch.safi, prefix, 0))
+            records.append((afi, ch.safi, prefix, old, attrs, old_best, new_best))
+        self._count = count
+        return OutUpdate(tuple(announce), tuple(withdraw))
 
     def _touched(self, r: Route | None, into: set[PeerInfo]) -> None:
         if r is None:
@@ -428,7 +471,7 @@ class UpdateGroup:
             return {}
         records: list[_Record] = []
         touched: set[PeerInfo] = set()
-        group = self.out._apply_best(diff, records)
+        group = self._apply(diff, records)
         for _, _, _, _, _, old_best, new_best in records:
             self._touched(old_best, touched)
             self._touched(new_best, touched)
@@ -459,16 +502,11 @@ class UpdateGroup:
 
     def table(self, peer: PeerInfo, afi: int, safi: int) -> dict[tuple[int, int], AttrSet]:
         """``{(prefix, 0): attrs}`` as the member has it."""
-        out: dict[tuple[int, int], AttrSet] = {}
-        for prefix, attrs in self.out._best.get((afi, safi), {}).items():
-            b = self.best(afi, safi, prefix)
-            if b is None or may_export(b, peer):
-                out[prefix, 0] = attrs
-        return out
+        return {(prefix, 0): attrs for _, _, prefix, _, attrs in self._table(peer, ((afi, safi),))}
 
     def size(self, peer: PeerInfo) -> int:
         """How many routes the member has (all families)."""
-        return len(self.out) - self.members[peer]
+        return self._count - self.members[peer]
 
 
 class GroupMember:

@@ -83,9 +83,7 @@ def test_encode_announcements_needs_canonical_order() -> None:
 
 @SETTINGS
 @given(attr_sets(), st.data())
-def test_replace_sets_the_named_fields_and_canonical_order(
-    a: AttrSet, data: st.DataObject
-) -> None:
+def test_replace_sets_the_named_fields_and_canonical_order(a: AttrSet, data: st.DataObject) -> None:
     values = {n: getattr(a, n) for n in FIELD_NAMES}
     a = AttrSet(**{**values, "wire": ((1, 0x40),)})
     names = [n for n in FIELD_NAMES if n != "wire"]

@@ -199,7 +199,7 @@ class RibMachine(RuleBasedStateMachine):
         for p in PEERS:
             self.rib.add_peer(p)
         # the grouped peers' Adj-RIB-Out, shared: must send each member what its own sends
-        self.group = UpdateGroup(GROUPED[0], self.config, cache, self.rib.best)
+        self.group = UpdateGroup(GROUPED[0], self.config, cache, self.rib)
         for p in GROUPED:
             assert not self.group.join(p)
         self.received: dict[tuple[int, int, int], AttrSet] = {}  # (peer, prefix, id)
