@@ -3,7 +3,7 @@
     .venv/bin/python bench/rr_inproc.py [--prefixes 100000] [--ipv6] [--profile FILE]
 
 The blob of UPDATEs that ``bench/rr.py`` sends (cached in ``bench/out/``; run rr.py once
-to make it) is cut into messages and fed, 64 KiB at a time as the daemon reads it, to
+to make it) is cut into messages and fed, READ_SIZE octets at a time as the daemon reads it, to
 the daemon's own :class:`pybgp.routing.Routing`: decode, ``Routing.update``, then
 ``Routing.flush`` fans the changes out to the Adj-RIB-Outs of two route-reflector
 clients and the injector (all iBGP clients in one AS, as in rr.py), and each UPDATE is
@@ -30,6 +30,7 @@ from pybgp.codec.message import decode_message, encode_message
 from pybgp.codec.options import SessionOptions
 from pybgp.codec.update import Update
 from pybgp.config import parse_config
+from pybgp.connection import READ_SIZE
 from pybgp.heap import settle, tune_gc
 from pybgp.routing import Routing
 
@@ -113,7 +114,7 @@ def main() -> None:
     chunks: list[list[bytes]] = [[]]
     size = 0
     for m in msgs:
-        if size + len(m) > 65536:
+        if size + len(m) > READ_SIZE:
             chunks.append([])
             size = 0
         chunks[-1].append(m)

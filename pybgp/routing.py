@@ -213,6 +213,12 @@ class Routing:
         result = policy.apply(afi, safi, prefix, attrs)
         return result.attrs if result.accepted else None
 
+    def _import_hook(self) -> None:
+        """The RIB calls ``_import`` only while an up peer has an import policy: the
+        hook is a Python call per route, and an iBGP table has none to run."""
+        needed = any(self._policies(p)[0] is not ACCEPT_ALL for p in self.up_peers.values())
+        self.rib.import_policy = self._import if needed else None
+
     def _export(self, peer: Peer) -> Any:
         """The export hook of ``peer``'s Adj-RIB-Out; None when its policy accepts all."""
         if self._policies(peer)[1] is ACCEPT_ALL:
@@ -238,6 +244,7 @@ class Routing:
         """New policies apply to the stored Adj-RIB-In and every Adj-RIB-Out, no refresh."""
         self.config = config
         self.policies.clear()
+        self._import_hook()
         self.propagate(self.rib.reimport())
         # the export side: each Adj-RIB-Out compares the whole Loc-RIB, under the new
         # export policies, with what it has sent, and sends the difference
@@ -291,6 +298,7 @@ class Routing:
         peer.info = info
         self.rib.add_peer(info)
         self.up_peers[info] = peer
+        self._import_hook()
         export = self._export(peer)
         key = group_key(info) if export is None else None
         if key is None:
@@ -336,6 +344,7 @@ class Routing:
         if isinstance(out, GroupMember):
             self._leave(out)
         self.up_peers.pop(info, None)
+        self._import_hook()
         if graceful:
             peer.stale_info = info  # RFC 4724 4.2: keep its routes for now
         else:

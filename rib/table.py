@@ -130,9 +130,9 @@ class Rib:
         self._batch: dict[Family, dict[Key, Selection]] = {}
         """Per family, the selection before the first change of each prefix since the
         last diff."""
-        self._lone: dict[tuple[int, int], Selection] = {}
-        """(id(peer), id(attrs)) -> the Selection of that lone route: prefixes with one
-        route share it (the Selection holds both objects, so the ids stay theirs)."""
+        self._lone: dict[AttrSet, Selection] = {}
+        """attrs -> the Selection of a lone route with them as received: prefixes with one
+        route share it (checked by identity: the peer and the set must be the ones)."""
 
     # --- peers ------------------------------------------------------------------
     def add_peer(self, peer: PeerInfo) -> None:
@@ -149,12 +149,15 @@ class Rib:
             return NO_SELECTION
         if isinstance(value, PeerInfo):
             attrs = self._pre[value.index][fam][prefix]
-            lone = self._lone.get((id(value), id(attrs)))
-            if lone is None:
-                if len(self._lone) >= _LONE_MAX:
-                    self._lone.clear()
-                lone = Selection((Route(value, 0, attrs),), 1, Reason.ONLY_PATH)
-                self._lone[id(value), id(attrs)] = lone
+            lone = self._lone.get(attrs)
+            if lone is not None:
+                r = lone.ranked[0]
+                if r.peer is value and r.attrs is attrs:
+                    return lone
+            if len(self._lone) >= _LONE_MAX:
+                self._lone.clear()
+            lone = Selection((Route(value, 0, attrs),), 1, Reason.ONLY_PATH)
+            self._lone[attrs] = lone
             return lone
         if isinstance(value, Route):
             return Selection((value,), 1, Reason.ONLY_PATH)
@@ -205,35 +208,25 @@ class Rib:
         UPDATEs: its selection before the first and after the last.
         """
         pre = self._check(peer)
-        # the prefixes as ``Key``: the int objects of the UPDATE go into the tables
-        withdrawn: tuple[Key, ...] = u.withdrawn
-        nlri: tuple[Key, ...] = u.nlri
-        gone: list[tuple[int, int, Key, int]] = [
-            (1, 1, p, u.withdrawn_ids[i] if u.withdrawn_ids else 0) for i, p in enumerate(withdrawn)
-        ]
-        new: list[tuple[int, int, Key, int]] = [
-            (1, 1, p, u.nlri_ids[i] if u.nlri_ids else 0) for i, p in enumerate(nlri)
-        ]
-        if u.mp_unreach is not None and u.mp_unreach.raw_nlri is None:
-            w = u.mp_unreach
-            withdrawn = w.withdrawn
-            gone += [
-                (w.afi, w.safi, p, w.path_ids[i] if w.path_ids else 0)
-                for i, p in enumerate(withdrawn)
-            ]
-        if u.mp_reach is not None and u.mp_reach.raw_nlri is None:
-            r = u.mp_reach
-            nlri = r.nlri
-            new += [
-                (r.afi, r.safi, p, r.path_ids[i] if r.path_ids else 0) for i, p in enumerate(nlri)
-            ]
-        if u.attrs is None or u.action >= Action.TREAT_AS_WITHDRAW:
-            gone, new = gone + new, []
-        for afi, safi, p, path_id in gone:
-            self._withdraw(pre, peer, afi, safi, p, path_id)
-        if u.attrs is not None:
-            for afi, safi, p, path_id in new:
-                self._announce(pre, peer, afi, safi, p, path_id, u.attrs)
+        attrs = u.attrs
+        if attrs is not None and u.action >= Action.TREAT_AS_WITHDRAW:
+            attrs = None
+        w, r = u.mp_unreach, u.mp_reach
+        w_ok = w is not None and w.raw_nlri is None
+        r_ok = r is not None and r.raw_nlri is None
+        # withdrawals first (RFC 4271 9.1); an error withdraws what was announced too
+        self._withdraw_all(pre, peer, 1, 1, u.withdrawn, u.withdrawn_ids)
+        if w is not None and w_ok:
+            self._withdraw_all(pre, peer, w.afi, w.safi, w.withdrawn, w.path_ids)
+        if attrs is None:
+            self._withdraw_all(pre, peer, 1, 1, u.nlri, u.nlri_ids)
+            if r is not None and r_ok:
+                self._withdraw_all(pre, peer, r.afi, r.safi, r.nlri, r.path_ids)
+        else:
+            if u.nlri:
+                self._announce_all(pre, peer, 1, 1, u.nlri, u.nlri_ids, attrs)
+            if r is not None and r_ok:
+                self._announce_all(pre, peer, r.afi, r.safi, r.nlri, r.path_ids, attrs)
         return self._flush() if flush else ()
 
     def flush(self) -> RibDiff:
@@ -256,6 +249,57 @@ class Rib:
         return self.reimport()
 
     # --- internals ----------------------------------------------------------------
+    def _withdraw_all(
+        self,
+        pre: dict[Family, dict[int, AttrSet]],
+        peer: PeerInfo,
+        afi: int,
+        safi: int,
+        prefixes: tuple[Key, ...],
+        ids: tuple[int, ...],
+    ) -> None:
+        for i, p in enumerate(prefixes):
+            self._withdraw(pre, peer, afi, safi, p, ids[i] if ids else 0)
+
+    def _announce_all(
+        self,
+        pre: dict[Family, dict[int, AttrSet]],
+        peer: PeerInfo,
+        afi: int,
+        safi: int,
+        prefixes: tuple[Key, ...],
+        ids: tuple[int, ...],
+        attrs: AttrSet,
+    ) -> None:
+        """``_announce`` for each of an UPDATE's prefixes (one set), the tables looked
+        up once.  A new prefix (most of a full table) is stored here; the others go
+        through ``_set``.  Without an import hook the import depends on the set alone,
+        so it runs once."""
+        fam = (afi, safi)
+        table = pre.get(fam)
+        if table is None:
+            table = pre[fam] = {}
+        loc = self._loc.get(fam)
+        if loc is None:
+            loc = self._loc[fam] = {}
+        batch = self._batch.get(fam)
+        if batch is None:
+            batch = self._batch[fam] = {}
+        hook = self.import_policy is not None
+        post = None if hook else self._import(peer, afi, safi, 0, attrs)
+        for i, prefix in enumerate(prefixes):
+            path_id = ids[i] if ids else 0
+            if hook:
+                post = self._import(peer, afi, safi, prefix, attrs)
+            if post is not None and prefix not in loc:
+                if prefix not in batch:
+                    batch[prefix] = NO_SELECTION
+                loc[prefix] = peer if path_id == 0 and post is attrs else Route(peer, path_id, post)
+            else:
+                # decide first: the Loc-RIB may refer to the previous set in ``table``
+                self._set(fam, prefix, peer, path_id, post, attrs)
+            table[_key(prefix, path_id)] = attrs
+
     def _announce(
         self,
         pre: dict[Family, dict[int, AttrSet]],
