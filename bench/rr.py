@@ -601,7 +601,21 @@ class PybgpRR:
             ]
         self.config.write_text("\n".join(lines))
         argv = [sys.executable, "-m", "pybgp", "rr", "-c", str(self.config)]
-        if self.profile:  # cProfile writes the file when the daemon exits (SIGTERM)
+        if self.profile and self.profile.endswith(".raw"):  # py-spy sees compiled code
+            spy = str(Path(sys.executable).with_name("py-spy"))
+            argv[:0] = [
+                spy,
+                "record",
+                "--native",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                self.profile,
+                "--",
+            ]
+        elif self.profile:  # cProfile writes the file when the daemon exits (SIGTERM)
             argv[1:1] = ["-m", "cProfile", "-o", self.profile]
         self.processes.append(
             self.lab.spawn(
@@ -874,6 +888,14 @@ def run_once(
         for ctl in ctls:
             ctl.close()
         if kind.startswith("pybgp"):  # SIGTERM and time to write a profile
+            if sut.profile and sut.profile.endswith(".raw"):  # py-spy writes when its child ends
+                for child in process_tree(sut.proc.pid)[1:]:
+                    with contextlib.suppress(OSError):
+                        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                        if b"py-spy" not in argv[0] and b"pybgp" in argv:
+                            os.kill(child, 15)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    sut.proc.popen.wait(timeout=60)
             lab.stop(sut.proc, timeout=60)
         t_first = (written or final or {}).get("t_first")
         t_done = (written or final or {}).get("t_done")
@@ -1033,7 +1055,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the lab's configs and logs")
     ap.add_argument("--json", help="also write the raw runs to this file")
     ap.add_argument(
-        "--profile-pybgp", metavar="FILE", help="run pybgp under cProfile (slower), stats to FILE"
+        "--profile-pybgp",
+        metavar="FILE",
+        help="profile the pybgp RR: py-spy (native, raw format) for a .raw FILE, else cProfile",
     )
     ap.add_argument("--pybgp-pythonpath", help=argparse.SUPPRESS)
     ap.add_argument("--inject", action="store_true", help=argparse.SUPPRESS)

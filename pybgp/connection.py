@@ -24,7 +24,7 @@ __all__ = ["Connection", "Acceptor", "WRITE_HIGH", "WRITE_LOW", "READ_SIZE", "WR
 
 WRITE_HIGH = 4 << 20  # pause the session above 4 MiB of unsent data (backpressure)
 WRITE_LOW = 1 << 20
-READ_SIZE = 32 << 10  # a full-table burst is decoded in slices of this many octets (bench/README.md)
+READ_SIZE = 32 << 10  # a full-table burst is decoded in slices of this size (bench/README.md)
 WRITE_LIMIT = 64 << 20  # beyond this the connection is dropped (RFC 9687 also applies)
 
 

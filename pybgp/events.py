@@ -6,7 +6,8 @@ drains them with ``Session.next_event()`` after each call, in order.  The adapte
 on three of them: :class:`ConnectRequested` (open a TCP connection, aborting any
 attempt in progress), :class:`CloseRequested` (flush ``data_to_send()`` then close)
 and :class:`OpenReceived` (collision detection, RFC 4271 6.8).  The RIB acts on
-:class:`Established`, :class:`UpdateReceived`, :class:`EndOfRib` and
+:class:`Established`, :class:`UpdateReceived` (or :class:`UpdatesReceived`),
+:class:`EndOfRib` and
 :class:`SessionDown`.  The rest is for logs and operators.
 
 Order of a teardown: ``NotificationSent`` (if any), ``CloseRequested`` (if the
@@ -36,6 +37,7 @@ __all__ = [
     "OpenReceived",
     "Established",
     "UpdateReceived",
+    "UpdatesReceived",
     "EndOfRib",
     "RouteRefreshReceived",
     "NotificationSent",
@@ -111,6 +113,15 @@ class UpdateReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdatesReceived:
+    """Several UPDATEs for the RIB, in order, each as :class:`UpdateReceived` would carry
+    it: what an Established session with ``batch_updates`` emits for a run of UPDATEs in
+    one read (a full table is hundreds of thousands; one event each costs)."""
+
+    updates: tuple[Update, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class EndOfRib:
     """The peer sent End-of-RIB for (AFI, SAFI) (RFC 4724 2)."""
 
@@ -171,6 +182,7 @@ Event = (
     | OpenReceived
     | Established
     | UpdateReceived
+    | UpdatesReceived
     | EndOfRib
     | RouteRefreshReceived
     | NotificationSent

@@ -65,6 +65,7 @@ from .events import (
     State,
     StateChanged,
     UpdateReceived,
+    UpdatesReceived,
 )
 from .negotiation import (
     LARGE_HOLD_TIME,
@@ -89,8 +90,8 @@ __all__ = [
     "collision_winner",
     # re-exported from pybgp.events, so that an adapter needs one import
     "State", "Event", "StateChanged", "ConnectRequested", "CloseRequested", "OpenReceived",
-    "Established", "UpdateReceived", "EndOfRib", "RouteRefreshReceived", "NotificationSent",
-    "NotificationReceived", "SessionDown", "MaxPrefixExceeded",
+    "Established", "UpdateReceived", "UpdatesReceived", "EndOfRib", "RouteRefreshReceived",
+    "NotificationSent", "NotificationReceived", "SessionDown", "MaxPrefixExceeded",
 ]  # fmt: skip
 
 _MAX_IDLE_HOLD = 300.0
@@ -158,8 +159,10 @@ class _In:
 class Session:
     """One BGP neighbor's FSM (RFC 4271 8).  See the module docstring."""
 
-    def __init__(self, settings: PeerSettings, seed: int = 0) -> None:
+    def __init__(self, settings: PeerSettings, seed: int = 0, batch_updates: bool = False) -> None:
         self.settings = settings
+        self.batch_updates = batch_updates
+        """In Established, a run of clean UPDATEs in one read is one UpdatesReceived."""
         self.state = State.IDLE
         self.options: SessionOptions | None = None
         """The negotiated codec options; set from OpenConfirm until the connection ends."""
@@ -210,11 +213,19 @@ class Session:
         self._dispatch(_In(FsmEvent.OpenCollisionDump, now))
 
     def data_received(self, data: bytes, now: float) -> None:
-        """Bytes from the transport.  Discarded when no connection is up."""
+        """Bytes from the transport.  Discarded when no connection is up.
+
+        With ``batch_updates``, a run of UPDATEs in Established whose RFC 7606 outcomes
+        are weaker than AFI/SAFI disable, End-of-RIB markers excepted, is queued as one
+        :class:`UpdatesReceived` (the FSM does for each what Event 27 does: the
+        HoldTimer restarts); any other message goes through the FSM alone, as without.
+        """
         if not self.connected:
             return
         self._in += data
         while self.connected and len(self._in) >= HEADER_LEN:
+            if self.batch_updates and self.state == State.ESTABLISHED and self._run(now):
+                continue
             max_len = self.options.max_message if self.options is not None else MAX_MESSAGE
             try:
                 length, _ = check_header(self._in, 0, max_len)
@@ -226,6 +237,36 @@ class Session:
             raw = bytes(self._in[:length])
             del self._in[:length]
             self._receive(raw, now)
+
+    def _run(self, now: float) -> bool:
+        """Take the run of plain UPDATEs at the start of the input (Established); False
+        if the first message is anything else (including one that fails to decode)."""
+        buf = self._in
+        opts = self.options or DEFAULT_OPTIONS
+        max_len = opts.max_message
+        n, pos = len(buf), 0
+        got: list[Update] = []
+        while n - pos >= HEADER_LEN and buf[pos + 18] == MessageType.UPDATE:
+            try:
+                length, _ = check_header(buf, pos, max_len)
+                if n - pos < length:
+                    break
+                msg = decode_message(bytes(buf[pos : pos + length]), opts)
+            except BgpError:
+                break  # the message-at-a-time path reports it
+            if not isinstance(msg, Update) or msg.action >= Action.AFISAFI_DISABLE:
+                break
+            if msg.end_of_rib is not None:
+                break
+            got.append(msg)
+            pos += length
+        if not got:
+            return False
+        del buf[:pos]
+        self._clock = max(self._clock, now)
+        self._arm_hold(now)  # RFC 4271 8.2.2, Established, Event 27
+        self._events.append(UpdatesReceived(tuple(got)))
+        return True
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer whose deadline is at or before ``now``, earliest first."""

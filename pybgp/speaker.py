@@ -50,6 +50,7 @@ from .events import (
     State,
     StateChanged,
     UpdateReceived,
+    UpdatesReceived,
 )
 from .fsm import Session, collision_winner
 from .negotiation import PeerSettings, unwrap_hard_reset
@@ -101,7 +102,9 @@ class Peer:
         self.address = config.address
         self.loop = speaker.loop
         self.settings = settings_for(speaker.config, config, speaker.restarted)
-        self.session = Session(self.settings, seed=hash(config.address) & 0xFFFF)
+        self.session = Session(
+            self.settings, seed=hash(config.address) & 0xFFFF, batch_updates=True
+        )
         self.conns: dict[Session, Connection] = {}
         self.candidate: Session | None = None  # a second, incoming session (collision)
         self.timers: dict[Session, asyncio.Handle] = {}
@@ -176,7 +179,7 @@ class Peer:
                 s.start(self.now())
                 self.pump(s)
             return s
-        cand = Session(replace(self.settings, passive=True), seed=1)
+        cand = Session(replace(self.settings, passive=True), seed=1, batch_updates=True)
         cand.start(self.now())
         self.candidate = cand
         return cand
@@ -477,6 +480,21 @@ class Peer:
                 )
             self.warned = over
         s.prefix_count(count, self.now())
+
+    def on_UpdatesReceived(self, s: Session, e: UpdatesReceived) -> None:
+        """A run of UPDATEs from one read, each taken as ``on_UpdateReceived`` takes it;
+        without an update dump or a prefix limit, with the per-UPDATE work hoisted."""
+        if self.speaker.update_dump is not None or self.config.max_prefixes is not None:
+            for u in e.updates:
+                self.on_UpdateReceived(s, UpdateReceived(u))
+                if s.state != State.ESTABLISHED:
+                    return  # a prefix limit stopped the session: the rest is dropped
+            return
+        update = self.speaker.routing.update
+        for u in e.updates:
+            self.on_update(u)
+            update(self, u)
+        self.updates_received += len(e.updates)
 
     def on_update(self, u: Update) -> None:
         """Log an UPDATE (RFC 7606 treat-as-withdraw and AS loops included); the RIB

@@ -28,6 +28,7 @@ from pybgp.fsm import (
     State,
     StateChanged,
     UpdateReceived,
+    UpdatesReceived,
     UsageError,
 )
 from pybgp.negotiation import build_open
@@ -145,6 +146,37 @@ def test_established_update_received() -> None:
     (ev,) = drain(s)
     assert ev == UpdateReceived(u)
     assert s._timers[FsmEvent.HoldTimer_Expires] == 100.0
+
+
+def test_batched_updates_are_one_event_split_where_the_fsm_must_see_one() -> None:
+    """``batch_updates``: a run of UPDATEs in one read is one UpdatesReceived, in order,
+    and restarts the HoldTimer.  A treat-as-withdraw UPDATE is passed up in the run, as
+    alone; a KEEPALIVE, an End-of-RIB and a malformed UPDATE each end the run and take
+    the message-at-a-time path (the last resets the session, after the run before it
+    was passed up)."""
+    s = established()
+    s.batch_updates = True
+    opts = s.options or DEFAULT_OPTIONS
+    us = [Update(withdrawn=(P10 + (i << 32),)) for i in range(3)]  # 10-12.0.0.0/8
+    raw = b"".join(encode_message(u, opts) for u in us)
+    eor = encode_message(Update(), opts)
+    taw = encode_message(Update(nlri=(P10,)), opts)  # no attributes: treat-as-withdraw
+    s.data_received(raw + KA + raw[:10], 10.0)  # and the start of a header
+    assert drain(s) == [UpdatesReceived(tuple(us))]
+    assert s._timers[FsmEvent.HoldTimer_Expires] == 100.0
+    s.data_received(raw[10:] + eor + taw + raw, 20.0)
+    events = drain(s)
+    assert events[0] == UpdatesReceived(tuple(us))
+    assert events[1] == EndOfRib(1, 1)
+    assert isinstance(events[2], UpdatesReceived) and len(events) == 3
+    assert events[2].updates[0].action == Action.TREAT_AS_WITHDRAW
+    assert events[2].updates[1:] == tuple(us)
+    assert s._timers[FsmEvent.HoldTimer_Expires] == 110.0
+    body = pack("!H", 100) + b"\x00\x00"  # Withdrawn Routes Length beyond the message
+    bad = b"\xff" * 16 + pack("!HB", 19 + len(body), 2) + body
+    s.data_received(raw + bad, 30.0)
+    assert drain(s)[0] == UpdatesReceived(tuple(us))
+    assert s.state == State.IDLE and last_notification(s).code == 3
 
 
 def test_established_end_of_rib() -> None:
