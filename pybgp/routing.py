@@ -183,8 +183,11 @@ class Routing:
         self.groups: dict[tuple[object, ...], UpdateGroup] = {}
         """Update groups by export profile (``rib.adjout.group_key``)."""
         self.policies: dict[str, tuple[Any, Any]] = {}
-        self.best_changes = 0
+
+    @property
+    def best_changes(self) -> int:
         """Prefixes whose best path changed (a counter for pybgp.metrics)."""
+        return self.rib.best_changes
 
     # ------------------------------------------------------------------ policy
     def _policies(self, peer: Peer) -> tuple[Any, Any]:
@@ -377,7 +380,6 @@ class Routing:
     def propagate(self, diff: RibDiff) -> None:
         if not diff:
             return
-        self.best_changes += sum(1 for c in diff if c.old_best != c.new_best)
         units: list[AdjRibOut | UpdateGroup] = [
             o for o in self.outs.values() if isinstance(o, AdjRibOut)
         ]

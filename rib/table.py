@@ -30,7 +30,7 @@ run a changed policy without a ROUTE-REFRESH (soft reconfiguration inbound).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, Final, final
 
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.errors import Action
@@ -63,17 +63,43 @@ build passes the int object itself along: as an ``int`` it would be unboxed and 
 table would store a new copy of it (about 55 B/route more for a full table)."""
 
 
-class PrefixChange(NamedTuple):
+@final
+class PrefixChange:
     """What happened to one prefix: its selection before and after.
 
-    A plain tuple like ``Route`` and ``Selection``: a full table makes a million.
+    A full table makes a million of these, read once each by the Adj-RIB-Outs: the
+    compiled build makes this a native object (a few stores to build, fields read
+    directly), which a NamedTuple is not.  Read-only; equal when every field is.
     """
 
-    afi: int
-    safi: int
-    prefix: int
-    old: Selection
-    new: Selection
+    __slots__ = ("afi", "new", "old", "prefix", "safi")
+
+    afi: Final[int]
+    safi: Final[int]
+    prefix: Final[Key]
+    old: Final[Selection]
+    new: Final[Selection]
+
+    def __init__(self, afi: int, safi: int, prefix: Key, old: Selection, new: Selection) -> None:
+        self.afi = afi
+        self.safi = safi
+        self.prefix = prefix
+        self.old = old
+        self.new = new
+
+    def _key(self) -> tuple[int, int, int, Selection, Selection]:
+        return (self.afi, self.safi, self.prefix, self.old, self.new)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrefixChange) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "PrefixChange(afi={!r}, safi={!r}, prefix={!r}, old={!r}, new={!r})".format(
+            *self._key()
+        )
 
     @property
     def reason(self) -> Reason:
@@ -130,6 +156,8 @@ class Rib:
         self._batch: dict[Family, dict[Key, Selection]] = {}
         """Per family, the selection before the first change of each prefix since the
         last diff."""
+        self.best_changes = 0
+        """Prefixes whose best path changed, over every diff (a counter for metrics)."""
         self._lone: dict[AttrSet, Selection] = {}
         """attrs -> the Selection of a lone route with them as received: prefixes with one
         route share it (checked by identity: the peer and the set must be the ones)."""
@@ -418,6 +446,7 @@ class Rib:
     def _flush(self) -> RibDiff:
         batches, self._batch = self._batch, {}
         out = []
+        changed = 0
         for fam, batch in batches.items():
             loc = self._loc[fam]
             afi, safi = fam
@@ -425,6 +454,11 @@ class Rib:
                 new = self._sel(fam, prefix, loc.get(prefix))
                 if new != old:
                     out.append(PrefixChange(afi, safi, prefix, old, new))
+                    ob = old.ranked[0] if old.ranked else None
+                    nb = new.ranked[0] if new.ranked else None
+                    if ob is not nb and ob != nb:
+                        changed += 1
+        self.best_changes += changed
         return tuple(out)
 
     # --- queries ------------------------------------------------------------------
