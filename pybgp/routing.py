@@ -22,7 +22,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rib import (
@@ -430,10 +429,9 @@ def _normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:
     if v4 and attrs.next_hop is None and nh is not None and len(nh) == 4:
         attrs = attrs.replace(next_hop=nh)
     if attrs is not u.attrs:
-        u = replace(u, attrs=attrs)
+        u = u.replace(attrs=attrs)
     if u.nlri and local and attrs.next_hop == local:
-        u = replace(
-            u,
+        u = u.replace(
             withdrawn=u.withdrawn + u.nlri,
             withdrawn_ids=u.withdrawn_ids + u.nlri_ids,
             nlri=(),

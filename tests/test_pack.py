@@ -16,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pybgp.codec import AttrSet, SessionOptions, attributes, decode_message, encode_message
+from pybgp.codec import update as update_module
 from pybgp.codec.attributes import FIELD_NAMES
+from pybgp.codec.nlri import make_prefix
 from pybgp.codec.pack import encode_announcements, encode_routes, pack_announcements
 from pybgp.codec.update import Update
 from tests.test_codec_properties import SETTINGS, addr4, attr_sets, prefixes
@@ -112,6 +114,31 @@ def test_attr_set_value_semantics() -> None:
     if not attributes.__file__.endswith(".py"):  # compiled: Final fields are read-only
         with pytest.raises(AttributeError):
             a.origin = 1  # type: ignore[misc]
+
+
+def test_update_value_semantics() -> None:
+    """``Update`` is written out by hand (compiled natively): it behaves as the frozen
+    dataclass it replaced: keyword defaults, equality and hash without ``errors``, repr,
+    pickle, ``replace``, read-only fields in the compiled build."""
+    a = AttrSet(origin=0, as_path=((2, (65001,)),))
+    p1 = make_prefix(0x0A000000, 8)
+    u = Update(nlri=(p1,), attrs=a)
+    again = decode_message(encode_message(u))
+    assert again == u and hash(again) == hash(u) and again is not u
+    assert Update() == Update((), (), None, (), (), None, None, ())
+    assert u != Update(nlri=(p1,)) and u != "UPDATE"
+    assert repr(Update()) == (
+        "Update(withdrawn=(), withdrawn_ids=(), attrs=None, nlri=(), nlri_ids=(), "
+        "mp_reach=None, mp_unreach=None, errors=())"
+    )
+    assert pickle.loads(pickle.dumps(u)) == u
+    moved = u.replace(withdrawn=u.nlri, nlri=())
+    assert moved.withdrawn == (p1,) and moved.nlri == () and moved.attrs is a
+    with pytest.raises(TypeError):
+        u.replace(bogus=1)
+    if not update_module.__file__.endswith(".py"):  # compiled: Final fields are read-only
+        with pytest.raises(AttributeError):
+            u.nlri = ()  # type: ignore[misc]
 
 
 @st.composite

@@ -10,8 +10,9 @@ attributes do not raise unless RFC 7606 says session reset; the UPDATE carries i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from struct import pack
+from typing import Any, Final, final
 
 from .attributes import (
     AttrSet,
@@ -64,24 +65,104 @@ class MpUnreach:
     raw_nlri: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
-    """An UPDATE message (RFC 4271 4.3)."""
+_UPDATE_FIELDS = (
+    "withdrawn",
+    "withdrawn_ids",
+    "attrs",
+    "nlri",
+    "nlri_ids",
+    "mp_reach",
+    "mp_unreach",
+    "errors",
+)
 
-    withdrawn: tuple[Prefix, ...] = ()
+
+@final
+class Update:
+    """An UPDATE message (RFC 4271 4.3).
+
+    Read-only like every message: each field is ``Final``, which mypy checks and the
+    mypyc build enforces at run time.  Written out by hand rather than as a frozen
+    dataclass (as ``AttrSet`` is): compiled, building one is a few stores, where a frozen
+    dataclass's ``__init__`` runs in the interpreter, and a full table is hundreds of
+    thousands of UPDATEs.  Equality and hashing cover every field but ``errors``;
+    ``replace`` is ``dataclasses.replace``.
+    """
+
+    __slots__ = _UPDATE_FIELDS
+
+    withdrawn: Final[tuple[Prefix, ...]]
     """Withdrawn Routes (IPv4 unicast)."""
-    withdrawn_ids: tuple[int, ...] = ()
+    withdrawn_ids: Final[tuple[int, ...]]
     """Path Identifiers of the withdrawn routes when ADD-PATH is in use."""
-    attrs: AttrSet | None = None
+    attrs: Final[AttrSet | None]
     """Path Attributes, interned; None when the UPDATE carries none."""
-    nlri: tuple[Prefix, ...] = ()
+    nlri: Final[tuple[Prefix, ...]]
     """Network Layer Reachability Information (IPv4 unicast)."""
-    nlri_ids: tuple[int, ...] = ()
+    nlri_ids: Final[tuple[int, ...]]
     """Path Identifiers of the NLRI when ADD-PATH is in use."""
-    mp_reach: MpReach | None = None
-    mp_unreach: MpUnreach | None = None
-    errors: tuple[BgpError, ...] = field(default=(), compare=False)
+    mp_reach: Final[MpReach | None]
+    mp_unreach: Final[MpUnreach | None]
+    errors: Final[tuple[BgpError, ...]]
     """Non-fatal RFC 7606 outcomes, strongest first."""
+
+    def __init__(
+        self,
+        withdrawn: tuple[Prefix, ...] = (),
+        withdrawn_ids: tuple[int, ...] = (),
+        attrs: AttrSet | None = None,
+        nlri: tuple[Prefix, ...] = (),
+        nlri_ids: tuple[int, ...] = (),
+        mp_reach: MpReach | None = None,
+        mp_unreach: MpUnreach | None = None,
+        errors: tuple[BgpError, ...] = (),
+    ) -> None:
+        self.withdrawn = withdrawn
+        self.withdrawn_ids = withdrawn_ids
+        self.attrs = attrs
+        self.nlri = nlri
+        self.nlri_ids = nlri_ids
+        self.mp_reach = mp_reach
+        self.mp_unreach = mp_unreach
+        self.errors = errors
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.withdrawn,
+            self.withdrawn_ids,
+            self.attrs,
+            self.nlri,
+            self.nlri_ids,
+            self.mp_reach,
+            self.mp_unreach,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Update):
+            return False  # ``bool``: compiled code has no NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        values = (*self._key(), self.errors)
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(_UPDATE_FIELDS, values, strict=True))
+        return f"Update({inner})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Update, (*self._key(), self.errors))
+
+    def replace(self, **changes: Any) -> Update:
+        """A copy with ``changes`` (field names as in the constructor)."""
+        values = dict(zip(_UPDATE_FIELDS, (*self._key(), self.errors), strict=True))
+        for name in changes:
+            if name not in values:
+                raise TypeError(f"Update.replace() got an unexpected field {name!r}")
+        values.update(changes)
+        return Update(**values)
 
     @property
     def action(self) -> Action:
