@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rib import (
@@ -36,10 +36,12 @@ from rib import (
     fan_out,
 )
 from rib.adjout import GroupMember, OutUpdate, UpdateGroup, group_key
+from rib.normalize import apply_updates
+from rib.normalize import normalize as _normalize  # noqa: F401  (tests import it here)
 from rib.policy import ACCEPT_ALL
 from rib.table import PATH_SHIFT, Family
 
-from .codec.attributes import AttrSet, as4_merge
+from .codec.attributes import AttrSet
 from .codec.message import encode_message
 from .codec.options import SessionOptions
 from .codec.pack import encode_routes, pack_withdrawals
@@ -323,12 +325,17 @@ class Routing:
         info = peer.info
         if info is None:
             return
+        self.updates(peer, (u,))
+
+    def updates(self, peer: Peer, updates: Iterable[Update]) -> None:
+        """UPDATEs received from ``peer``, in order, into the RIB (``rib.normalize``)."""
+        info = peer.info
+        if info is None:
+            return
         opts = peer.session.options
-        if u.attrs is not None and opts is not None:
-            u = _normalize(u, opts.four_octet_as, info.local_address)
         # the changes of every UPDATE in one read go out together (``flush``): fewer,
         # fuller UPDATEs to each peer, packed across the received messages
-        self.rib.apply_update(info, u, flush=False)
+        apply_updates(self.rib, info, updates, opts.four_octet_as if opts is not None else None)
 
     def flush(self) -> int:
         """Send what the UPDATEs received since the last flush changed; how many prefixes."""
@@ -405,36 +412,3 @@ class Routing:
             neg = peer.session.negotiated
             mine = [m for fam, m in messages if neg is not None and fam in neg.families]
             peer.send_encoded(b"".join(mine), len(mine))
-
-
-def _normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:
-    """What a peer's UPDATE means before the RIB sees it.
-
-    - RFC 6793 4.2.3: from a 2-octet (OLD) speaker, AS_PATH and AS4_PATH are merged;
-      from a NEW speaker, AS4_PATH and AS4_AGGREGATOR are discarded (RFC 6793 3).
-    - RFC 4760 3: IPv4 unicast NLRI in MP_REACH_NLRI carry their next hop there; it
-      becomes the NEXT_HOP, which is what an IPv4 route is sent on with.
-    - RFC 4271 6.3: a NEXT_HOP that is our own address on the session is semantically
-      incorrect; the classic NLRI of the UPDATE are ignored (withdrawn), no NOTIFICATION.
-    """
-    attrs = u.attrs
-    assert attrs is not None
-    if not four_octet_as:
-        attrs = as4_merge(attrs)
-    elif attrs.as4_path is not None or attrs.as4_aggregator is not None:
-        attrs = attrs.replace(as4_path=None, as4_aggregator=None)
-    r = u.mp_reach
-    nh = attrs.mp_next_hop
-    v4 = r is not None and (r.afi, r.safi) == (1, 1)
-    if v4 and attrs.next_hop is None and nh is not None and len(nh) == 4:
-        attrs = attrs.replace(next_hop=nh)
-    if attrs is not u.attrs:
-        u = u.replace(attrs=attrs)
-    if u.nlri and local and attrs.next_hop == local:
-        u = u.replace(
-            withdrawn=u.withdrawn + u.nlri,
-            withdrawn_ids=u.withdrawn_ids + u.nlri_ids,
-            nlri=(),
-            nlri_ids=(),
-        )
-    return u

@@ -25,8 +25,9 @@ from dataclasses import replace
 from typing import Any
 
 from rib import PeerInfo
+from rib.normalize import as_loop
 
-from .codec.attributes import AttrSet, as4_merge
+from .codec.attributes import AttrSet
 from .codec.notification import Notification
 from .codec.open import Open
 from .codec.options import SessionOptions
@@ -490,10 +491,9 @@ class Peer:
                 if s.state != State.ESTABLISHED:
                     return  # a prefix limit stopped the session: the rest is dropped
             return
-        update = self.speaker.routing.update
         for u in e.updates:
             self.on_update(u)
-            update(self, u)
+        self.speaker.routing.updates(self, e.updates)
         self.updates_received += len(e.updates)
 
     def on_update(self, u: Update) -> None:
@@ -512,15 +512,10 @@ class Peer:
                 action=u.action.label,
                 error=u.errors[0].describe(),
             )
-        elif attrs is not None and announced:
-            attrs = as4_merge(attrs)  # RFC 6793 4.2.3, a no-op for 4-octet sessions
-            local_as = self.speaker.config.global_.asn
-            for _, asns in attrs.as_path or ():
-                if local_as in asns:
-                    # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
-                    loop = True
-                    self.log.emit("as-loop", peer=self.address, routes=announced)
-                    break
+        elif attrs is not None and announced and as_loop(attrs, self.speaker.config.global_.asn):
+            # RFC 4271 9.1.2: a route whose AS_PATH holds our own AS is a loop
+            loop = True
+            self.log.emit("as-loop", peer=self.address, routes=announced)
         if not self.log.updates:
             return
         gone: list[tuple[int, int, int, int]] = []

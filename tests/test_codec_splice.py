@@ -139,6 +139,40 @@ def test_reflected_set_is_spliced(attrs: AttrSet, originator: bytes, clusters: l
     _check(exported)
 
 
+def _mp_reach(nh: bytes) -> bytes:
+    """An MP_REACH_NLRI TLV for IPv6 unicast: 2001:db8::/32 via ``nh``."""
+    value = struct.pack("!HBB", 2, 1, len(nh)) + nh + b"\x00\x20" + bytes.fromhex("20010db8")
+    return bytes((0x80, 14, len(value))) + value
+
+
+@SETTINGS
+@given(attr_sets(four=True, as4_fields=False), st.integers(0, 2**32), st.booleans(), changes)
+def test_mp_reach_set_is_recorded_and_spliced_without_it(
+    attrs: AttrSet, seed: int, shuffle: bool, first: dict[str, object]
+) -> None:
+    """An IPv6 UPDATE: the bytes recorded for its set are its attributes without the
+    MP_REACH_NLRI (wherever it was), which is what the encoder gives that set; a
+    reflected copy is spliced from them when the rest is in canonical order."""
+    attrs = attrs.replace(unknown=(), origin=0, as_path=attrs.as_path or ((2, (65001,)),))
+    plain = _reshape(A._encode(attrs, AS4, {}, False), seed, shuffle, False, False)
+    tlvs = [bytes((f, c)) + (struct.pack("!H", len(v)) if f & 0x10 else bytes((len(v),))) + v
+            for f, c, v in _tlvs(plain)]  # fmt: skip
+    tlvs.insert(random.Random(seed).randrange(len(tlvs) + 1), _mp_reach(b"\xfd" + bytes(15)))
+    block = b"".join(tlvs)
+    u = decode_update(b"\x00\x00" + struct.pack("!H", len(block)) + block, AS4, Interner())
+    got = u.attrs
+    if got is None or u.errors:
+        return  # attributes a session would not accept as they are
+    assert u.mp_reach is not None and len(u.mp_reach.nlri) == 1
+    assert encode_attributes(got, AS4) == plain
+    assert A._encode(got, AS4, {}, False) == plain
+    _check(got.replace(**first))
+    reflected = got.replace(originator_id=b"\x0a\x00\x00\x01", cluster_list=(b"\x0a\x00\x00\xfe",))
+    if not shuffle:
+        assert S.splice(reflected) is not None  # the splice, not the fallback
+    _check(reflected)
+
+
 def test_splice_inserts_between_communities_and_extended() -> None:
     attrs = AttrSet(
         origin=0,

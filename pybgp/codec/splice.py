@@ -59,12 +59,15 @@ def _canonical_layout(layout: tuple[tuple[int, int], ...]) -> int:
 
     Canonical (4-octet ASNs): ascending type codes, each with its table flags exactly
     (no Partial, no Extended Length, which the canonical encoder sets only on values
-    over 255 octets), no MP_REACH/MP_UNREACH and no unknown attribute.
+    over 255 octets), no MP_UNREACH and no unknown attribute.  An MP_REACH_NLRI is
+    passed over: the bytes recorded for such a set leave it out (``decode_update``).
     """
     hit = _CANONICAL.get(layout)
     if hit is None:
         last = hit = 0
         for code, flags in layout:
+            if code == 14:
+                continue
             row = ATTRIBUTES.get(code)
             if row is None or code <= last or flags != row.flags:
                 hit = -1

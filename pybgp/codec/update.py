@@ -286,6 +286,7 @@ def _decode_block(
     mp_reach = mp_unreach = None
     mp_nh: bytes | None = None
     key_parts: list[bytes] = []
+    plain: list[bytes] | None = [] if options.four_octet_as else None
     mp_errors: list[BgpError] = []
     seen_mp: set[int] = set()
     for flags, code, vs, ve in tlvs:
@@ -306,7 +307,13 @@ def _decode_block(
                 continue
             key_parts.append(bytes((flags, 15)))
         else:
-            key_parts.append(body[vs - (4 if flags & 0x10 else 3) : ve])
+            tlv = body[vs - (4 if flags & 0x10 else 3) : ve]
+            key_parts.append(tlv)
+            if plain is not None:
+                if code == 14 or code == 15:
+                    plain = None  # a second MP attribute: not spliced
+                else:
+                    plain.append(tlv)
     key: object
     if seen_mp:
         key = ("mp", b"".join(key_parts), len(key_parts))
@@ -325,6 +332,10 @@ def _decode_block(
         )
     if fast is not None:
         attrs, errors = fast, ()
+        if plain is not None and seen_mp == {14} and mp_reach is not None:
+            # the block without MP_REACH_NLRI is what ``encode_attributes`` gives this
+            # set (the MP attributes travel apart): a reflected copy is spliced from it
+            remember_encoding(fast, b"".join(plain), True)
     else:
         attrs, errors = decode_attributes(
             body, tlvs, options.four_octet_as, False, mp_nh, interner.values
