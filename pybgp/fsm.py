@@ -242,16 +242,19 @@ class Session:
         """Take the run of plain UPDATEs at the start of the input (Established); False
         if the first message is anything else (including one that fails to decode)."""
         buf = self._in
+        if buf[18] != MessageType.UPDATE:
+            return False
+        data = bytes(buf)  # one copy, then each message one slice of it
         opts = self.options or DEFAULT_OPTIONS
         max_len = opts.max_message
         n, pos = len(buf), 0
         got: list[Update] = []
-        while n - pos >= HEADER_LEN and buf[pos + 18] == MessageType.UPDATE:
+        while n - pos >= HEADER_LEN and data[pos + 18] == MessageType.UPDATE:
             try:
-                length, _ = check_header(buf, pos, max_len)
+                length, _ = check_header(data, pos, max_len)
                 if n - pos < length:
                     break
-                msg = decode_message(bytes(buf[pos : pos + length]), opts)
+                msg = decode_message(data[pos : pos + length], opts)
             except BgpError:
                 break  # the message-at-a-time path reports it
             if not isinstance(msg, Update) or msg.action >= Action.AFISAFI_DISABLE:

@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from rib import PeerInfo
-from rib.normalize import as_loop
+from rib.normalize import as_loop, noteworthy
 
 from .codec.attributes import AttrSet
 from .codec.notification import Notification
@@ -491,9 +491,14 @@ class Peer:
                 if s.state != State.ESTABLISHED:
                     return  # a prefix limit stopped the session: the rest is dropped
             return
-        for u in e.updates:
-            self.on_update(u)
-        self.speaker.routing.updates(self, e.updates)
+        updates = e.updates
+        if self.log.updates:
+            for u in updates:
+                self.on_update(u)
+        else:  # only the ones it logs anyway (a compiled pass over the run)
+            for i in noteworthy(updates, self.speaker.config.global_.asn):
+                self.on_update(updates[i])
+        self.speaker.routing.updates(self, updates)
         self.updates_received += len(e.updates)
 
     def on_update(self, u: Update) -> None:

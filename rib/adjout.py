@@ -472,8 +472,13 @@ class UpdateGroup:
         records: list[_Record] = []
         touched: set[PeerInfo] = set()
         group = self._apply(diff, records)
+        last: PeerInfo | None = None
         for _, _, _, _, _, old_best, new_best in records:
             self._touched(old_best, touched)
+            if new_best is not None:
+                if new_best.peer is last and new_best.attrs.originator_id is None:
+                    continue  # as the record before: a table from one peer
+                last = new_best.peer
             self._touched(new_best, touched)
         result: dict[PeerInfo, OutUpdate] = {}
         for peer in self.members:
@@ -487,6 +492,10 @@ class UpdateGroup:
         withdraw: list[Withdrawal] = []
         hidden = self.members[peer]
         for afi, safi, prefix, g_old, g_new, old_best, new_best in records:
+            if g_old is None and new_best is not None and new_best.peer is peer:
+                # a new route of its own (a table it sends): never back to it
+                hidden += g_new is not None
+                continue
             # what the member had and should have: the group's, unless the best route
             # is refused to this member in particular
             m_old = g_old if old_best is None or may_export(old_best, peer) else None

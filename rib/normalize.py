@@ -9,15 +9,16 @@ RIB in one loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pybgp.codec.attributes import AttrSet, as4_merge
+from pybgp.codec.errors import Action
 from pybgp.codec.update import Update
 
 from .peer import PeerInfo
 from .table import Rib
 
-__all__ = ["apply_updates", "as_loop", "normalize"]
+__all__ = ["apply_updates", "as_loop", "normalize", "noteworthy"]
 
 
 def normalize(u: Update, four_octet_as: bool, local: bytes) -> Update:
@@ -69,3 +70,19 @@ def apply_updates(
         if u.attrs is not None and four_octet_as is not None:
             u = normalize(u, four_octet_as, local)
         rib.apply_update(peer, u, flush=False)
+
+
+def noteworthy(updates: Sequence[Update], local_as: int) -> list[int]:
+    """Indexes of the UPDATEs a speaker logs even without its update log: an RFC 7606
+    outcome of treat-as-withdraw or worse, or announcements with an AS loop."""
+    out: list[int] = []
+    for i, u in enumerate(updates):
+        if u.errors and u.action >= Action.TREAT_AS_WITHDRAW:
+            out.append(i)
+            continue
+        attrs = u.attrs
+        if attrs is None or not (u.nlri or (u.mp_reach is not None and u.mp_reach.nlri)):
+            continue
+        if as_loop(attrs, local_as):
+            out.append(i)
+    return out
