@@ -123,16 +123,18 @@ def export_attrs(route: Route, target: PeerInfo, afi: int, config: RibConfig) ->
         if not source.ibgp:
             changes["med"] = None
         return attrs.replace(**changes)
+    lp = local_pref(route, config.decision)  # RFC 4271 5.1.5: iBGP UPDATEs carry it
+    # RFC 4456 8: ORIGINATOR_ID "will be created by an RR in reflecting a route ... A
+    # BGP speaker SHOULD NOT create an ORIGINATOR_ID attribute if one already exists."
+    # CLUSTER_LIST: "When an RR reflects a route, it MUST prepend the local CLUSTER_ID
+    # to the CLUSTER_LIST."  NEXT_HOP is left alone (RFC 4456 10) unless forced.
+    if source.ibgp and not target.next_hop_self_force:  # most of what an RR sends
+        oid = attrs.originator_id if attrs.originator_id is not None else source.bgp_id
+        return attrs.reflect(oid, _cluster_list(config.cluster, attrs.cluster_list), lp)
     changes = {}
-    lp = local_pref(route, config.decision)
     if attrs.local_pref != lp:
-        changes["local_pref"] = lp  # RFC 4271 5.1.5: iBGP UPDATEs carry LOCAL_PREF
+        changes["local_pref"] = lp
     if source.ibgp:
-        # RFC 4456 8: ORIGINATOR_ID "will be created by an RR in reflecting a route ...
-        # A BGP speaker SHOULD NOT create an ORIGINATOR_ID attribute if one already
-        # exists."  CLUSTER_LIST: "When an RR reflects a route, it MUST prepend the local
-        # CLUSTER_ID to the CLUSTER_LIST."  NEXT_HOP is left alone (RFC 4456 10) unless
-        # forced.
         if attrs.originator_id is None:
             changes["originator_id"] = source.bgp_id
         changes["cluster_list"] = _cluster_list(config.cluster, attrs.cluster_list)

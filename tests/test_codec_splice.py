@@ -137,6 +137,10 @@ def test_reflected_set_is_spliced(attrs: AttrSet, originator: bytes, clusters: l
     exported = got.replace(originator_id=originator, cluster_list=(b"\x0a\x00\x00\xfe", *clusters))
     assert S.splice(exported) is not None  # the splice, not the fallback
     _check(exported)
+    # ``reflect`` is that ``replace`` written out (local_pref set to what it was)
+    via = got.reflect(originator, exported.cluster_list, got.local_pref)
+    assert via == exported and S.splice(via) is not None
+    _check(via)
 
 
 def _mp_reach(nh: bytes) -> bytes:

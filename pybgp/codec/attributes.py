@@ -276,6 +276,40 @@ class AttrSet:
         _DERIVED[id(out)] = (out, self, changes)  # ``encode_attributes`` splices
         return out
 
+    def reflect(
+        self, originator_id: bytes | None, cluster_list: tuple[bytes, ...], local_pref: int | None
+    ) -> AttrSet:
+        """``replace(originator_id=..., cluster_list=..., local_pref=...)`` written out:
+        what a route reflector does to each set it reflects (RFC 4456 8), a native call
+        with no keyword dict to walk."""
+        out = AttrSet(
+            self.origin,
+            self.as_path,
+            self.next_hop,
+            self.med,
+            local_pref,
+            self.atomic_aggregate,
+            self.aggregator,
+            self.communities,
+            originator_id,
+            cluster_list,
+            self.mp_next_hop,
+            self.ext_communities,
+            self.as4_path,
+            self.as4_aggregator,
+            self.large_communities,
+            self.unknown,
+        )
+        if len(_DERIVED) >= _ENCODED_MAX:
+            _DERIVED.clear()
+        changes = {
+            "local_pref": local_pref,
+            "originator_id": originator_id,
+            "cluster_list": cluster_list,
+        }
+        _DERIVED[id(out)] = (out, self, changes)  # ``encode_attributes`` splices
+        return out
+
 
 _FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES[:-1])}
 _DERIVED: dict[int, tuple[AttrSet, AttrSet, dict[str, Any]]] = {}

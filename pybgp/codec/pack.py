@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from struct import pack
+from typing import Any
 
 from .attributes import AttrSet, encode_attributes
 from .header import HEADER_LEN, MARKER
@@ -165,19 +166,27 @@ def encode_routes(
     for IPv4 unicast, sets in canonical order for the others.  The rest goes through
     ``Update`` objects.  A differential test checks the two agree.
     """
-    groups: dict[tuple[int, int, AttrSet], list[tuple[int, int]]] = {}
+    groups: dict[tuple[int, int, AttrSet], tuple[list[Any], list[int]]] = {}
+    last: AttrSet | None = None
+    last_afi = last_safi = 0
+    prefixes: list[Any] = []
+    ids: list[int] = []
     for afi, safi, prefix, path_id, attrs in routes:
-        groups.setdefault((afi, safi, attrs), []).append((prefix, path_id))
+        # an UPDATE's prefixes come one after the other: no dict probe for those
+        if attrs is not last or afi != last_afi or safi != last_safi:
+            prefixes, ids = groups.setdefault((afi, safi, attrs), ([], []))
+            last, last_afi, last_safi = attrs, afi, safi
+        prefixes.append(prefix)
+        ids.append(path_id)
     out: list[tuple[tuple[int, int], bytes]] = []
-    for (afi, safi, attrs), nlri in groups.items():
+    for (afi, safi, attrs), (prefixes, ids) in groups.items():
         fam = (afi, safi)
         if fam in _DIRECT and fam not in options.addpath_tx and (fam == (1, 1) or not attrs.wire):
             block = encode_attributes(attrs, options)
-            prefixes = [p for p, _ in nlri]
             for m in encode_packed(afi, safi, block, attrs.mp_next_hop, prefixes, options):
                 out.append((fam, m))
         else:
-            routes_of = [(afi, safi, p, i, attrs) for p, i in nlri]
+            routes_of = [(afi, safi, p, i, attrs) for p, i in zip(prefixes, ids, strict=True)]
             out.extend(
                 (fam, encode_message(u, options)) for u in pack_announcements(routes_of, options)
             )
