@@ -20,7 +20,7 @@ from pybgp.codec import update as update_module
 from pybgp.codec.attributes import FIELD_NAMES
 from pybgp.codec.nlri import make_prefix
 from pybgp.codec.pack import encode_announcements, encode_routes, pack_announcements
-from pybgp.codec.update import Update
+from pybgp.codec.update import MpReach, Update
 from tests.test_codec_properties import SETTINGS, addr4, attr_sets, prefixes
 
 FAMILIES = [(1, 1), (2, 1), (1, 2), (2, 2)]
@@ -136,9 +136,17 @@ def test_update_value_semantics() -> None:
     assert moved.withdrawn == (p1,) and moved.nlri == () and moved.attrs is a
     with pytest.raises(TypeError):
         u.replace(bogus=1)
+    r = MpReach(2, 1, (p1,))
+    assert r == MpReach(2, 1, (p1,), (), None, b"\x00") and hash(r) == hash(MpReach(2, 1, (p1,)))
+    assert r != MpReach(2, 1) and repr(MpReach(2, 1)) == (
+        "MpReach(afi=2, safi=1, nlri=(), path_ids=(), raw_nlri=None, reserved=b'\\x00')"
+    )
+    assert pickle.loads(pickle.dumps(r)) == r
     if not update_module.__file__.endswith(".py"):  # compiled: Final fields are read-only
         with pytest.raises(AttributeError):
             u.nlri = ()  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            r.nlri = ()  # type: ignore[misc]
 
 
 @st.composite

@@ -35,22 +35,66 @@ _NLRI_BITS = {(1, 1): 32, (1, 2): 32, (2, 1): 128, (2, 2): 128}
 _NH_LENGTHS = {1: (4, 16, 32), 2: (4, 16, 32)}
 
 
-@dataclass(frozen=True, slots=True)
-class MpReach:
-    """MP_REACH_NLRI (RFC 4760 3) without its next hop, which lives in the AttrSet."""
+_MP_REACH_FIELDS = ("afi", "safi", "nlri", "path_ids", "raw_nlri", "reserved")
 
-    afi: int
+
+@final
+class MpReach:
+    """MP_REACH_NLRI (RFC 4760 3) without its next hop, which lives in the AttrSet.
+
+    Read-only, written out like :class:`Update` (one per IPv6 UPDATE of a full table).
+    """
+
+    __slots__ = _MP_REACH_FIELDS
+
+    afi: Final[int]
     """Address Family Identifier."""
-    safi: int
+    safi: Final[int]
     """Subsequent Address Family Identifier."""
-    nlri: tuple[Prefix, ...] = ()
+    nlri: Final[tuple[Prefix, ...]]
     """Network Layer Reachability Information, for IPv4/IPv6 unicast and multicast."""
-    path_ids: tuple[int, ...] = ()
+    path_ids: Final[tuple[int, ...]]
     """ADD-PATH Path Identifiers, one per NLRI (RFC 7911 3)."""
-    raw_nlri: bytes | None = None
+    raw_nlri: Final[bytes | None]
     """The NLRI bytes of an AFI/SAFI this codec does not parse (VPN, EVPN, FlowSpec...)."""
-    reserved: bytes = b"\x00"
+    reserved: Final[bytes]
     """The Reserved octet (RFC 4760 3; it was the SNPA count in RFC 2858)."""
+
+    def __init__(
+        self,
+        afi: int,
+        safi: int,
+        nlri: tuple[Prefix, ...] = (),
+        path_ids: tuple[int, ...] = (),
+        raw_nlri: bytes | None = None,
+        reserved: bytes = b"\x00",
+    ) -> None:
+        self.afi = afi
+        self.safi = safi
+        self.nlri = nlri
+        self.path_ids = path_ids
+        self.raw_nlri = raw_nlri
+        self.reserved = reserved
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.afi, self.safi, self.nlri, self.path_ids, self.raw_nlri, self.reserved)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MpReach) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return _repr("MpReach", _MP_REACH_FIELDS, self._key())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MpReach, self._key())
+
+
+def _repr(name: str, fields: tuple[str, ...], values: tuple[Any, ...]) -> str:
+    inner = ", ".join(f"{n}={v!r}" for n, v in zip(fields, values, strict=True))
+    return f"{name}({inner})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +192,7 @@ class Update:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        values = (*self._key(), self.errors)
-        inner = ", ".join(f"{n}={v!r}" for n, v in zip(_UPDATE_FIELDS, values, strict=True))
-        return f"Update({inner})"
+        return _repr("Update", _UPDATE_FIELDS, (*self._key(), self.errors))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Update, (*self._key(), self.errors))
