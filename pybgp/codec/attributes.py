@@ -273,7 +273,7 @@ class AttrSet:
         out = AttrSet(*values)
         if len(_DERIVED) >= _ENCODED_MAX:
             _DERIVED.clear()
-        _DERIVED[id(out)] = (out, self, changes)  # ``encode_attributes`` splices
+        _DERIVED[out] = (out, self, changes)  # ``encode_attributes`` splices
         return out
 
     def reflect(
@@ -307,14 +307,16 @@ class AttrSet:
             "originator_id": originator_id,
             "cluster_list": cluster_list,
         }
-        _DERIVED[id(out)] = (out, self, changes)  # ``encode_attributes`` splices
+        _DERIVED[out] = (out, self, changes)  # ``encode_attributes`` splices
         return out
 
 
 _FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES[:-1])}
-_DERIVED: dict[int, tuple[AttrSet, AttrSet, dict[str, Any]]] = {}
-"""id(set made by ``replace``) -> (that set, the set it was made from, the changes): a
-read's worth, for :func:`encode_attributes` to splice the bytes of the second."""
+_DERIVED: dict[AttrSet, tuple[AttrSet, AttrSet, dict[str, Any]]] = {}
+"""set made by ``replace`` -> (that set, the set it was made from, the changes): a
+read's worth, for :func:`encode_attributes` to splice the bytes of the second.  Keyed
+by the set (its hash is kept) and checked by identity: an equal set is another entry's
+key, not this one's."""
 
 
 def as_path_length(path: AsPath | None) -> int:
@@ -1061,8 +1063,8 @@ def encode_attributes(
     many peers and in many UPDATEs, and packing measures it before encoding it.
     """
     if not mp:
-        key = (id(attrs), options.four_octet_as, mrt)
-        hit = _ENCODED.get(key)
+        cache = _ENCODED[(2 if options.four_octet_as else 0) + (1 if mrt else 0)]
+        hit = cache.get(attrs)
         if hit is not None and hit[0] is attrs:
             return hit[1]
         raw = None
@@ -1070,14 +1072,17 @@ def encode_attributes(
             raw = splice.splice(attrs)
         if raw is None:
             raw = _encode(attrs, options, {}, mrt)
-        if len(_ENCODED) >= _ENCODED_MAX:
-            _ENCODED.clear()
-        _ENCODED[key] = (attrs, raw)  # the reference keeps the id from being reused
+        if hit is None:  # an equal set's entry (bytes recorded as received) is kept
+            if len(cache) >= _ENCODED_MAX:
+                cache.clear()
+            cache[attrs] = (attrs, raw, False)
         return raw
     return _encode(attrs, options, mp, mrt)
 
 
-_ENCODED: dict[tuple[int, bool, bool], tuple[AttrSet, bytes]] = {}
+_ENCODED: tuple[dict[AttrSet, tuple[AttrSet, bytes, bool]], ...] = ({}, {}, {}, {})
+"""Per context (``2 * four_octet_as + mrt``), set -> (that set, its block, whether
+``splice.remember_encoding`` recorded the block as received), checked by identity."""
 _ENCODED_MAX = 1 << 13  # enough for one read's worth of sets; not a second copy of the RIB
 
 

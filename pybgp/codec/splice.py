@@ -40,18 +40,12 @@ def remember_encoding(attrs: AttrSet, block: bytes, as4: bool) -> None:
     differential test checks it), so re-encoding a received set costs nothing and a
     set made from it by ``replace`` can be spliced from these bytes.
     """
-    if len(_ENCODED) >= _ENCODED_MAX:
-        _ENCODED.clear()
-    _ENCODED[id(attrs), as4, False] = (attrs, block)
-    if as4:
-        if len(_RECEIVED) >= _ENCODED_MAX:
-            _RECEIVED.clear()
-        _RECEIVED[id(attrs)] = (attrs, block)
-
-
-_RECEIVED: dict[int, tuple[AttrSet, bytes]] = {}
-"""The sets ``remember_encoding`` saw (4-octet ASNs): their ``wire`` lists exactly the
-attributes they hold, so their bytes can be spliced; a read's worth."""
+    cache = _ENCODED[2 if as4 else 0]
+    if len(cache) >= _ENCODED_MAX:
+        cache.clear()
+    # received: its ``wire`` lists exactly the attributes it holds, so (with 4-octet
+    # ASNs) its bytes can be spliced
+    cache[attrs] = (attrs, block, True)
 
 
 def _canonical_layout(layout: tuple[tuple[int, int], ...]) -> int:
@@ -93,20 +87,18 @@ def splice(attrs: AttrSet) -> bytes | None:
     caller encodes from the values); a differential test keeps the bytes equal to
     ``_encode``'s.
     """
-    hit = _DERIVED.get(id(attrs))
+    hit = _DERIVED.get(attrs)
     if hit is None or hit[0] is not attrs or attrs.unknown:
         return None
     _, base, changes = hit
-    if base.wire:
-        got = _RECEIVED.get(id(base))
-        if got is None or got[0] is not base or _canonical_layout(base.wire) < 0:
+    got = _ENCODED[2].get(base)  # 4-octet ASNs, not MRT
+    if got is None or got[0] is not base:
+        return None
+    if base.wire:  # only bytes recorded as received, and in canonical order
+        if not got[2] or _canonical_layout(base.wire) < 0:
             return None
-    else:  # canonical by construction
-        if base.unknown:
-            return None
-        got = _ENCODED.get((id(base), True, False))
-        if got is None or got[0] is not base:
-            return None
+    elif base.unknown:  # else canonical by construction
+        return None
     block = got[1]
     changed: dict[int, Any] = {}
     for name, value in changes.items():
