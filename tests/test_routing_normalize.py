@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pybgp.codec.attributes import AttrSet
+from pybgp.codec.errors import Action, BgpError
 from pybgp.codec.update import MpReach, Update
 from pybgp.routing import _normalize
+from rib.normalize import as_loop, noteworthy
 
 ME = b"\x0a\x00\x00\x01"
 NH = b"\x0a\x00\x00\x02"
@@ -40,3 +42,24 @@ def test_next_hop_equal_to_our_address_is_ignored() -> None:
     assert u.nlri == () and u.withdrawn == (P,) and u.withdrawn_ids == (3,)
     kept = _normalize(Update(attrs=BASE, nlri=(P,)), True, ME)
     assert kept.nlri == (P,)
+
+
+def test_as_loop_reads_the_merged_path() -> None:
+    """RFC 4271 9.1.2 on the AS_PATH, merged with AS4_PATH from a 2-octet peer."""
+    assert as_loop(BASE.replace(as_path=((2, (65010, 64999)),)), 64999)
+    assert not as_loop(BASE, 64999)
+    merged = BASE.replace(as_path=((2, (23456,)),), as4_path=((2, (4200000001,)),))
+    assert as_loop(merged, 4200000001)
+
+
+def test_noteworthy_picks_errors_and_loops_with_announcements() -> None:
+    looped = BASE.replace(as_path=((2, (64999,)),))
+    taw = BgpError("bad MED", 3, 5, action=Action.TREAT_AS_WITHDRAW)
+    run = (
+        Update(attrs=BASE, nlri=(P,)),
+        Update(attrs=looped, nlri=(P,)),
+        Update(attrs=looped),  # nothing announced: nothing to log
+        Update(attrs=BASE, nlri=(P,), errors=(taw,)),
+        Update(attrs=looped, mp_reach=MpReach(2, 1, (P,))),
+    )
+    assert noteworthy(run, 64999) == [1, 3, 4]

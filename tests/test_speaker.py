@@ -335,6 +335,40 @@ async def test_malformed_attribute_is_treat_as_withdraw_not_a_crash() -> None:
         writer.close()
 
 
+@pytest.mark.parametrize("update_log", [True, False])
+async def test_a_run_of_updates_logs_its_as_loop(update_log: bool) -> None:
+    """Three UPDATEs in one write reach the speaker as one run (UpdatesReceived): the
+    one whose AS_PATH holds our AS (65001) is logged as an AS loop, with or without the
+    per-UPDATE log (without it, ``rib.normalize.noteworthy`` picks it out of the run),
+    and the update log shows it withdrawn between the two others (RFC 4271 9.1.2)."""
+    async with _target() as (sp, log, port):
+        log.updates = update_log
+        reader, writer = await _raw_client(port)
+        await _wait(lambda: bool(log.of("established")))
+        nh = bytes([10, 0, 0, 3])
+        ok = AttrSet(origin=0, as_path=((2, (65003,)),), next_hop=nh)
+        loop = AttrSet(origin=0, as_path=((2, (65003, 65001, 65009)),), next_hop=nh)
+        p1, p2, p3 = (parse_prefix(f"203.0.{i}.0/24")[1] for i in (1, 2, 3))
+        writer.write(
+            encode_message(Update(attrs=ok, nlri=(p1,)))
+            + encode_message(Update(attrs=loop, nlri=(p2,)))
+            + encode_message(Update(attrs=ok.replace(med=5), nlri=(p3,)))
+        )
+        await writer.drain()
+        peer = sp.peers["127.0.0.3"]
+        await _wait(lambda: peer.updates_received == 3)
+        assert [e["routes"] for e in log.of("as-loop")] == [1]
+        if update_log:
+            got = [(e["announced"], e["withdrawn"]) for e in log.of("update")]
+            assert got == [
+                (["203.0.1.0/24"], []),
+                ([], ["203.0.2.0/24"]),
+                (["203.0.3.0/24"], []),
+            ]
+        assert not log.of("down")
+        writer.close()
+
+
 async def test_session_reset_error_sends_notification() -> None:
     async with _target() as (sp, log, port):
         reader, writer = await _raw_client(port)
