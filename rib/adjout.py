@@ -328,7 +328,8 @@ def group_key(peer: PeerInfo) -> tuple[object, ...] | None:
 
 
 _Record = tuple[int, int, int, "AttrSet | None", "AttrSet | None", "Route | None", "Route | None"]
-"""(AFI, SAFI, prefix, group's old, group's new, old best, new best)."""
+"""(AFI, SAFI, prefix, group's old, group's new, old best, new best).  When the group's
+new is None, its old is only None or not (the set it was sent is not worked out)."""
 
 
 class UpdateGroup:
@@ -437,9 +438,15 @@ class UpdateGroup:
                 continue  # the same route object: nothing changed for anyone here
             afi = ch.afi
             attrs = self._export(new_best, afi) if new_best is not None else None
-            old = self._export(old_best, afi) if old_best is not None else None
-            if old is None and attrs is None:
-                continue
+            old: AttrSet | None
+            if attrs is None:
+                # nothing to send now (a withdrawal, mostly): only whether the group had
+                # the old route matters, not the set it was sent, which is not worked out
+                if old_best is None or not may_export(old_best, self.out.peer):
+                    continue
+                old = old_best.attrs  # a stand-in: read for its presence only
+            else:
+                old = self._export(old_best, afi) if old_best is not None else None
             prefix: Any = cast(Any, ch).prefix  # the int object itself: ``rib.table.Key``
             if attrs is not None:
                 if old is None:
