@@ -37,7 +37,6 @@ from rib import (
 )
 from rib.adjout import GroupMember, OutUpdate, UpdateGroup, group_key
 from rib.normalize import apply_updates
-from rib.normalize import normalize as _normalize  # noqa: F401  (tests import it here)
 from rib.policy import ACCEPT_ALL
 from rib.table import PATH_SHIFT, Family
 
@@ -322,9 +321,6 @@ class Routing:
             peer.send_updates(joined.updates(opts))
 
     def update(self, peer: Peer, u: Update) -> None:
-        info = peer.info
-        if info is None:
-            return
         self.updates(peer, (u,))
 
     def updates(self, peer: Peer, updates: Iterable[Update]) -> None:

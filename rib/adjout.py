@@ -175,6 +175,21 @@ class AdjRibOut:
         self._best.clear()
         self._paths.clear()
 
+    def _exported(self, r: Route, afi: int) -> AttrSet | None:
+        """``r`` as this peer is sent it before the export policy (the export memo's
+        ``export_attrs``), or None where the export rule refuses it."""
+        peer = self.peer
+        if not may_export(r, peer):
+            return None
+        mkey = (r.peer, afi)
+        memo = self._memos.get(mkey)
+        if memo is None:
+            memo = self._memos[mkey] = self.cache.table(r.peer, peer, afi)
+        attrs = memo.get(r.attrs)
+        if attrs is None:
+            attrs = self.cache.export(memo, r, peer, afi)
+        return attrs
+
     def _chosen(self, ch: PrefixChange) -> list[tuple[int, AttrSet]]:
         """(source key, attrs) of the paths this peer should have for ``ch.prefix``."""
         peer, sel = self.peer, ch.new
@@ -188,17 +203,8 @@ class AdjRibOut:
         else:
             paths = sel.ranked
         out: list[tuple[int, AttrSet]] = []
-        memos = self._memos
         for r in paths:
-            if not may_export(r, peer):
-                continue
-            mkey = (r.peer, ch.afi)
-            memo = memos.get(mkey)
-            if memo is None:
-                memo = memos[mkey] = self.cache.table(r.peer, peer, ch.afi)
-            attrs: AttrSet | None = memo.get(r.attrs)
-            if attrs is None:
-                attrs = self.cache.export(memo, r, peer, ch.afi)
+            attrs = self._exported(r, ch.afi)
             if self.export_policy is not None and attrs is not None:
                 attrs = self.export_policy(peer, ch.afi, ch.safi, ch.prefix, attrs)
             if attrs is not None:
@@ -370,28 +376,14 @@ class UpdateGroup:
     def __bool__(self) -> bool:
         return bool(self.members)
 
-    def _export(self, r: Route, afi: int) -> AttrSet | None:
-        """What the group is sent for best route ``r``: its export, or None if refused."""
-        out = self.out
-        if not may_export(r, out.peer):
-            return None
-        mkey = (r.peer, afi)
-        memo = out._memos.get(mkey)
-        if memo is None:
-            memo = out._memos[mkey] = out.cache.table(r.peer, out.peer, afi)
-        attrs = memo.get(r.attrs)
-        if attrs is None:
-            attrs = out.cache.export(memo, r, out.peer, afi)
-        return attrs
-
-    def _table(self, peer: PeerInfo | None, families: Iterable[Family]) -> Iterator[PackRoute]:
-        """The group's table (``peer`` None) or the member's, from the Loc-RIB."""
+    def _routes(self, families: Iterable[Family]) -> Iterator[tuple[PackRoute, Route]]:
+        """The group's table, from the Loc-RIB: each route as sent, with its best route."""
         for afi, safi in families:
             for prefix, sel in self.rib.loc_rib(afi, safi):
                 b = sel.ranked[0]
-                attrs = self._export(b, afi)
-                if attrs is not None and (peer is None or may_export(b, peer)):
-                    yield (afi, safi, prefix, 0, attrs)
+                attrs = self.out._exported(b, afi)
+                if attrs is not None:
+                    yield (afi, safi, prefix, 0, attrs), b
 
     def join(self, peer: PeerInfo) -> OutUpdate:
         """Add ``peer``; what it must be sent now (the group's table, as it sees it)."""
@@ -399,17 +391,12 @@ class UpdateGroup:
             raise ValueError(f"{peer.address} does not fit this update group")
         announce: list[PackRoute] = []
         hidden = count = 0
-        for afi, safi in self.rib.families():
-            for prefix, sel in self.rib.loc_rib(afi, safi):
-                b = sel.ranked[0]
-                attrs = self._export(b, afi)
-                if attrs is None:
-                    continue
-                count += 1
-                if may_export(b, peer):
-                    announce.append((afi, safi, prefix, 0, attrs))
-                else:
-                    hidden += 1
+        for route, b in self._routes(self.rib.families()):
+            count += 1
+            if may_export(b, peer):
+                announce.append(route)
+            else:
+                hidden += 1
         self._count = count
         self.members[peer] = hidden
         self._by_id.setdefault(peer.bgp_id, []).append(peer)
@@ -437,7 +424,7 @@ class UpdateGroup:
             if old_best is new_best:
                 continue  # the same route object: nothing changed for anyone here
             afi = ch.afi
-            attrs = self._export(new_best, afi) if new_best is not None else None
+            attrs = self.out._exported(new_best, afi) if new_best is not None else None
             old: AttrSet | None
             if attrs is None:
                 # nothing to send now (a withdrawal, mostly): only whether the group had
@@ -446,7 +433,7 @@ class UpdateGroup:
                     continue
                 old = old_best.attrs  # a stand-in: read for its presence only
             else:
-                old = self._export(old_best, afi) if old_best is not None else None
+                old = self.out._exported(old_best, afi) if old_best is not None else None
             prefix: Any = cast(Any, ch).prefix  # the int object itself: ``rib.table.Key``
             if attrs is not None:
                 if old is None:
@@ -518,7 +505,8 @@ class UpdateGroup:
 
     def table(self, peer: PeerInfo, afi: int, safi: int) -> dict[tuple[int, int], AttrSet]:
         """``{(prefix, 0): attrs}`` as the member has it."""
-        return {(prefix, 0): attrs for _, _, prefix, _, attrs in self._table(peer, ((afi, safi),))}
+        routes = self._routes(((afi, safi),))
+        return {(p, 0): a for (_, _, p, _, a), b in routes if may_export(b, peer)}
 
     def size(self, peer: PeerInfo) -> int:
         """How many routes the member has (all families)."""

@@ -216,7 +216,8 @@ class Rib:
         self, peer: PeerInfo, afi: int, safi: int, prefix: int, attrs: AttrSet, path_id: int = 0
     ) -> RibDiff:
         """One route received (an NLRI of an UPDATE); replaces the same path id's route."""
-        self._announce(self._check(peer), peer, afi, safi, prefix, path_id, attrs)
+        ids = (path_id,) if path_id else ()
+        self._announce_all(self._check(peer), peer, afi, safi, (prefix,), ids, attrs)
         return self._flush()
 
     def withdraw(
@@ -239,21 +240,21 @@ class Rib:
         attrs = u.attrs
         if attrs is not None and u.action >= Action.TREAT_AS_WITHDRAW:
             attrs = None
-        w, r = u.mp_unreach, u.mp_reach
-        w_ok = w is not None and w.raw_nlri is None
-        r_ok = r is not None and r.raw_nlri is None
+        # families the codec keeps as raw bytes are left alone
+        w = u.mp_unreach if u.mp_unreach is not None and u.mp_unreach.raw_nlri is None else None
+        r = u.mp_reach if u.mp_reach is not None and u.mp_reach.raw_nlri is None else None
         # withdrawals first (RFC 4271 9.1); an error withdraws what was announced too
         self._withdraw_all(pre, peer, 1, 1, u.withdrawn, u.withdrawn_ids)
-        if w is not None and w_ok:
+        if w is not None:
             self._withdraw_all(pre, peer, w.afi, w.safi, w.withdrawn, w.path_ids)
         if attrs is None:
             self._withdraw_all(pre, peer, 1, 1, u.nlri, u.nlri_ids)
-            if r is not None and r_ok:
+            if r is not None:
                 self._withdraw_all(pre, peer, r.afi, r.safi, r.nlri, r.path_ids)
         else:
             if u.nlri:
                 self._announce_all(pre, peer, 1, 1, u.nlri, u.nlri_ids, attrs)
-            if r is not None and r_ok:
+            if r is not None:
                 self._announce_all(pre, peer, r.afi, r.safi, r.nlri, r.path_ids, attrs)
         return self._flush() if flush else ()
 
@@ -299,8 +300,8 @@ class Rib:
         ids: tuple[int, ...],
         attrs: AttrSet,
     ) -> None:
-        """``_announce`` for each of an UPDATE's prefixes (one set), the tables looked
-        up once.  A new prefix (most of a full table) is stored here; the others go
+        """Store an UPDATE's prefixes (one set) and decide each, the tables looked up
+        once.  A new prefix (most of a full table) is stored here; the others go
         through ``_set``.  Without an import hook the import depends on the set alone,
         so it runs once."""
         fam = (afi, safi)
@@ -327,24 +328,6 @@ class Rib:
                 # decide first: the Loc-RIB may refer to the previous set in ``table``
                 self._set(fam, prefix, peer, path_id, post, attrs)
             table[_key(prefix, path_id)] = attrs
-
-    def _announce(
-        self,
-        pre: dict[Family, dict[int, AttrSet]],
-        peer: PeerInfo,
-        afi: int,
-        safi: int,
-        prefix: Key,
-        path_id: int,
-        attrs: AttrSet,
-    ) -> None:
-        fam = (afi, safi)
-        table = pre.get(fam)
-        if table is None:
-            table = pre[fam] = {}
-        # decide first: the Loc-RIB may refer to the previous attributes in ``table``
-        self._set(fam, prefix, peer, path_id, self._import(peer, afi, safi, prefix, attrs), attrs)
-        table[_key(prefix, path_id)] = attrs
 
     def _withdraw(
         self,
@@ -453,11 +436,9 @@ class Rib:
             for prefix, old in batch.items():
                 new = self._sel(fam, prefix, loc.get(prefix))
                 if new != old:
-                    out.append(PrefixChange(afi, safi, prefix, old, new))
-                    ob = old.ranked[0] if old.ranked else None
-                    nb = new.ranked[0] if new.ranked else None
-                    if ob is not nb and ob != nb:
-                        changed += 1
+                    ch = PrefixChange(afi, safi, prefix, old, new)
+                    out.append(ch)
+                    changed += ch.best_changed
         self.best_changes += changed
         return tuple(out)
 

@@ -1,12 +1,12 @@
-"""What a peer's UPDATE means before the RIB sees it (pybgp.routing._normalize)."""
+"""What a peer's UPDATE means before the RIB sees it (rib.normalize)."""
 
 from __future__ import annotations
 
 from pybgp.codec.attributes import AttrSet
 from pybgp.codec.errors import Action, BgpError
 from pybgp.codec.update import MpReach, Update
-from pybgp.routing import _normalize
 from rib.normalize import as_loop, noteworthy
+from rib.normalize import normalize as _normalize
 
 ME = b"\x0a\x00\x00\x01"
 NH = b"\x0a\x00\x00\x02"

@@ -337,7 +337,8 @@ async def test_malformed_attribute_is_treat_as_withdraw_not_a_crash() -> None:
 
 @pytest.mark.parametrize("update_log", [True, False])
 async def test_a_run_of_updates_logs_its_as_loop(update_log: bool) -> None:
-    """Three UPDATEs in one write reach the speaker as one run (UpdatesReceived): the
+    """Three UPDATEs in one write (on loopback one read, so one UpdatesReceived run; the
+    FSM tests check the batching itself): the
     one whose AS_PATH holds our AS (65001) is logged as an AS loop, with or without the
     per-UPDATE log (without it, ``rib.normalize.noteworthy`` picks it out of the run),
     and the update log shows it withdrawn between the two others (RFC 4271 9.1.2)."""
