@@ -1,3 +1,3 @@
-from pybgp.cli import main
+from pybgp.cli import run
 
-main()
+run()

@@ -356,10 +356,14 @@ class Counts:
         }
 
 
-def count_file(path: str, fmt: str | None = None, port: int = 179) -> Counts:
+def count_file(
+    path: str, fmt: str | None = None, port: int = 179, keep: list[object] | None = None
+) -> Counts:
     """Decode everything, keep only counts.  MRT RIB dumps take the columnar path.
 
     Each RIB entry counts as one message (a route), as ``decode`` prints one per route.
+    ``keep`` receives the decoder's state (the interned sets), so that the caller
+    decides when it is freed.
     """
     fmt = fmt or detect_format(_head(path))
     c = Counts()
@@ -373,6 +377,8 @@ def count_file(path: str, fmt: str | None = None, port: int = 179) -> Counts:
         c.attribute_sets = len(seen)
         return c
     reader = MrtReader()
+    if keep is not None:
+        keep.append(reader)
     with open_maybe_compressed(path) as f:
         seen = set()
         interners: dict[SessionOptions, Interner] = {}

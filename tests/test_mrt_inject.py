@@ -77,7 +77,7 @@ def test_raw_export_matches_attrset_path_on_synth(
     for item in read_routes(out.getvalue(), rd):
         if isinstance(item, RouteBatch):
             table.add_batch(item, None)
-    raws = {id(v[0]): k for k, v in rd.interner.by_raw.items() if not v[1]}
+    raws = {id(v): k for k, v in rd.interner.by_raw.items() if isinstance(v, AttrSet)}
     assert len(table.new) == 4000 and table.groups
     checked = 0
     for afi, template, prefixes, attrs in table.groups:

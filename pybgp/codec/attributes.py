@@ -382,13 +382,16 @@ def _multiple_at(n: int, vs: int, ve: int) -> None:
 
 
 _INTS16: Final[list[Any]] = [None] * 0x10000
-"""One int object per ASN and community value: a full table repeats each of them in
-many AS paths and COMMUNITIES (28-32 octets each, about 30 B/route at 1M routes).
-Values up to 0xFFFF have a slot each (a list read, not a dict probe)."""
+"""One int object per ASN: a full table repeats each of them in many AS paths (28-32
+octets each, about 30 B/route at 1M routes).  Values up to 0xFFFF have a slot each (a
+list read, not a dict probe)."""
 _INTS32: Final[list[Any]] = [None] * 0x10000
-"""The larger values (4-octet ASNs, communities) by a hash of the value, the last one
-seen per slot: bounded, a memory read or two per value (a dict of all of them cost a
-third of the decoding time of a full table), and the common values stay."""
+"""The larger values (4-octet ASNs, MED, LOCAL_PREF) by a hash of the value, the last
+one seen per slot: bounded, a memory read or two per value (a dict of all of them cost
+a third of the decoding time of a full table), and the common values stay.
+COMMUNITIES values are not shared: the synthetic full table repeats few of them, and
+there the slot reads cost more (0.1 s for 1M routes) than they saved (13 MiB); in a
+real RIB dump sharing them saved about 6% of the memory at the same speed."""
 
 
 def _shared(x: int) -> Any:
@@ -493,8 +496,8 @@ def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
     _multiple_at(4, vs, ve)
     out: list[Any] = []
     while vs < ve:
-        x = (data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3]
-        out.append(_shared(x))
+        # not ``_shared`` (see ``_INTS32``)
+        out.append((data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3])
         vs += 4
     return tuple(out)
 
@@ -544,7 +547,7 @@ def _decode_value(code: int, data: bytes, vs: int, ve: int, as4: bool, mrt: bool
         return bytes(data[vs:ve])
     if code == 4 or code == 5:
         _fixed_at(4, vs, ve)
-        return _u32(data, vs)
+        return _shared(_u32(data, vs))
     if code == 7:
         return _aggregator(data, vs, ve, as4, mrt)
     if code == 32:
@@ -783,6 +786,12 @@ _REQUIRED: Final = bytes(
     next((row.flags for row in _ROWS if row.code == code), 0) for code in range(256)
 )
 """The Optional/Transitive bits each known type code must carry; 0 for the others."""
+_CACHED: Final = (1 << 3) | (1 << 9) | (1 << 10) | (1 << 16)
+"""The type codes whose decoded values go through the value cache: NEXT_HOP,
+ORIGINATOR_ID, CLUSTER_LIST and EXTENDED_COMMUNITIES have few distinct values, each in
+many sets.  Distinct sets mostly differ in AS_PATH, COMMUNITIES and AGGREGATOR, so a
+cache of those missed 85-94% of the time on a full table and cost more (a key and a
+probe per value, about 0.2 s for 1M routes) than it saved (bench/README.md)."""
 _LAYOUT_SIGS: Final[dict[int, tuple[tuple[int, int], ...]]] = {}
 """The shared ``wire`` tuple by signature: ``(code << 8 | flags)`` per attribute, 16 bits
 each, in wire order (no type code is 0 on the fast path, so the signature is exact)."""
@@ -890,14 +899,20 @@ def decode_fast(
                     return None
                 atomic = True
             else:
-                key = data[i:ve]
-                value = cache.get(key)
-                if value is None:
+                if _CACHED >> code & 1:
+                    key = data[i:ve]
+                    value = cache.get(key)
+                    if value is None:
+                        try:
+                            value = _decode_value(code, data, vs, ve, as4, mrt)
+                        except _Malformed:
+                            return None
+                        cache[key] = value
+                else:
                     try:
                         value = _decode_value(code, data, vs, ve, as4, mrt)
                     except _Malformed:
                         return None
-                    cache[key] = value
                 if code == 2:
                     as_path = value
                 elif code == 8:
@@ -949,8 +964,8 @@ def decode_attributes(
     MP_REACH/MP_UNREACH TLVs are skipped here (``update`` decodes them) but keep their
     place in ``wire``.  Errors with a session-reset action are raised; weaker ones are
     returned, strongest first.  ``cache`` maps a whole attribute TLV (flags included)
-    to its decoded value: distinct sets of a full table share most of their attributes,
-    so each AS_PATH or COMMUNITIES value is decoded once.  It must belong to one
+    to its decoded value, for the attributes of few distinct values (``_CACHED``): a
+    full table's NEXT_HOP is decoded once, not once per set.  It must belong to one
     decoding context (ASN width, MRT), as an :class:`Interner` does.
     """
     ctx = _CTX[as4, mrt]
@@ -974,7 +989,8 @@ def decode_attributes(
         if code in (14, 15):
             wire.append((code, flags))
             continue
-        if code in ATTRIBUTES:
+        key = b""
+        if _CACHED >> code & 1:
             key = data[vs - (4 if flags & 0x10 else 3) : ve]
             hit = cache.get(key)
             if hit is not None:
@@ -1001,7 +1017,9 @@ def decode_attributes(
                 raise _Malformed(
                     f"flags 0x{flags:02x} wrong for {row.name}", U.ATTRIBUTE_FLAGS_ERROR
                 )
-            values[row.slot] = cache[key] = row.decode(value, ctx)
+            values[row.slot] = row.decode(value, ctx)
+            if key:
+                cache[key] = values[row.slot]
             wire.append((code, flags))
         except _Malformed as exc:
             err = BgpError(
@@ -1197,10 +1215,27 @@ def propagate(attrs: AttrSet) -> AttrSet:
     return attrs.replace(unknown=kept)
 
 
+Flawed = tuple[AttrSet, tuple[BgpError, ...]]
+"""A set decoded with RFC 7606 outcomes, and those outcomes."""
+
+
+def raw_hit(attrs: AttrSet, errors: tuple[BgpError, ...]) -> AttrSet | Flawed:
+    """What ``Interner.by_raw`` stores for a decoded block: the set, or with errors
+    ``(set, errors)``.  The clean case, nearly every set, costs no tuple (64 B and a
+    memory read per lookup, for each of 300k sets and 1M lookups of a full table)."""
+    return (attrs, errors) if errors else attrs
+
+
+def split_hit(hit: AttrSet | Flawed) -> Flawed:
+    """``(set, errors)`` of a ``by_raw`` value."""
+    return (hit, ()) if isinstance(hit, AttrSet) else hit
+
+
 class Interner:
     """Identical attribute sets are one object (BIRD's ``rta`` cache).
 
-    ``by_raw`` maps the raw wire key of a set to ``(set, errors)``; ``by_value`` maps a
+    ``by_raw`` maps the raw wire key of a set to the set, or ``(set, errors)`` when
+    it has RFC 7606 outcomes (``raw_hit``); ``by_value`` maps a
     set to its canonical object, for sets built in code.  One interner serves one
     decoding context (ASN width, MRT or not).
 
@@ -1215,7 +1250,7 @@ class Interner:
     __slots__ = ("by_raw", "by_value", "limit", "values")
 
     def __init__(self, limit: int | None = None) -> None:
-        self.by_raw: dict[object, tuple[AttrSet, tuple[BgpError, ...]]] = {}
+        self.by_raw: dict[object, AttrSet | Flawed] = {}
         self.values: dict[bytes, Any] = {}  # attribute TLV -> decoded value
         self.by_value: dict[tuple[AttrSet, tuple[tuple[int, int], ...]], AttrSet] = {}
         self.limit = limit

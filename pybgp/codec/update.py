@@ -20,6 +20,8 @@ from .attributes import (
     decode_attributes,
     decode_fast,
     encode_attributes,
+    raw_hit,
+    split_hit,
     walk_attributes,
 )
 from .errors import Action, BgpError, ErrorSubcode, NotificationCode
@@ -296,7 +298,7 @@ def decode_update(body: bytes, options: SessionOptions, interner: Interner | Non
     if hit is None:
         attrs, errors, mp_reach, mp_unreach = _decode_block(body, astart, aend, options, interner)
     else:
-        attrs, errors = hit
+        attrs, errors = split_hit(hit)
     errors = errors + _mandatory(attrs, bool(nlri), mp_reach is not None and bool(mp_reach.nlri))
     return Update(
         withdrawn,
@@ -317,7 +319,7 @@ def _decode_block(
     fast = decode_fast(body, astart, aend, options.four_octet_as, False, interner.values)
     if fast is not None:  # no MP attributes, nothing unusual: one pass
         block = body[astart:aend]
-        interner.by_raw[block] = (fast, ())
+        interner.by_raw[block] = fast
         remember_encoding(fast, block, options.four_octet_as)
         return fast, (), None, None
     try:
@@ -365,7 +367,7 @@ def _decode_block(
         key = body[astart:aend]
     hit = interner.by_raw.get(key) if key is not None else None
     if hit is not None:
-        return hit[0], hit[1], mp_reach, mp_unreach
+        return (*split_hit(hit), mp_reach, mp_unreach)
     fast = None
     errors: tuple[BgpError, ...]
     if not mp_errors:  # the MP attributes are decoded: the rest in one pass if clean
@@ -383,7 +385,7 @@ def _decode_block(
             body, tlvs, options.four_octet_as, False, mp_nh, interner.values
         )
     if key is not None:
-        interner.by_raw[key] = (attrs, errors)
+        interner.by_raw[key] = raw_hit(attrs, errors)
     if mp_errors:
         errors = tuple(mp_errors) + errors
     return attrs, errors, mp_reach, mp_unreach

@@ -273,8 +273,8 @@ async def _read(
     if table.replaced:
         table.regroup()
     if not keep_next_hop:  # the RIB entries' own bytes, for the raw export
-        table.raws = {id(v[0]): k for k, v in rd.interner.by_raw.items()
-                      if not v[1] and isinstance(k, bytes)}  # fmt: skip
+        table.raws = {id(v): k for k, v in rd.interner.by_raw.items()
+                      if isinstance(v, AttrSet) and isinstance(k, bytes)}  # fmt: skip
     return table, errors
 
 

@@ -26,6 +26,8 @@ from ..codec.attributes import (
     Interner,
     decode_attributes,
     decode_fast,
+    raw_hit,
+    split_hit,
     walk_attributes,
 )
 from ..codec.errors import BgpError
@@ -123,8 +125,9 @@ class MrtReader:
         hit = self.interner.by_raw.get(key)
         if hit is None:
             attrs, errors = decode_rib_attributes(buf, a, b, True, self.interner.values)
-            hit = self.interner.by_raw[key] = (attrs, errors)
-        return hit[0], (hit[1][0] if hit[1] else None)
+            hit = self.interner.by_raw[key] = raw_hit(attrs, errors)
+        attrs, errors = split_hit(hit)
+        return attrs, (errors[0] if errors else None)
 
     def rib(self, ts: int, sub: int, buf: bytes, p: int, end: int) -> RibRecord:
         afi, safi = _RIB_AFI[sub]
@@ -152,8 +155,8 @@ class MrtReader:
             if p > end:
                 raise MrtError("RIB entry attributes overrun the record", ts, 13, sub)
             hit = by_raw.get(buf[a:p])
-            if hit is not None and not hit[1]:
-                entries.append(RibEntry(peer, orig, hit[0], pid))
+            if isinstance(hit, AttrSet):
+                entries.append(RibEntry(peer, orig, hit, pid))
             else:
                 attrs, err = self._attrs(buf, a, p)
                 entries.append(RibEntry(peer, orig, attrs, pid, err))
@@ -241,7 +244,8 @@ class MrtReader:
             attrs, errors = decode_rib_attributes(
                 buf, a, a + attr_len, False, self.interner_v1.values
             )
-            hit = self.interner_v1.by_raw[key] = (attrs, errors)
+            hit = self.interner_v1.by_raw[key] = raw_hit(attrs, errors)
+        attrs, errors = split_hit(hit)
         return TableDumpEntry(
             ts,
             sub,
@@ -252,8 +256,8 @@ class MrtReader:
             orig,
             peer_ip,
             peer_as,
-            hit[0],
-            hit[1][0] if hit[1] else None,
+            attrs,
+            errors[0] if errors else None,
         )
 
     def record(self, ts: int, typ: int, sub: int, buf: bytes, p: int, end: int) -> MrtRecord:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
-from ..codec.attributes import AttrSet
+from ..codec.attributes import AttrSet, Flawed, raw_hit
 from ..codec.errors import BgpError
 from .reader import ByteWindow, MrtReader, decode_rib_attributes
 from .records import MrtRecord
@@ -87,7 +87,7 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
     errors: list[tuple[int, BgpError]] = []
     last = b""
     runs = False
-    last_hit: tuple[AttrSet, tuple[BgpError, ...]] = (AttrSet(), ())
+    last_hit: AttrSet | Flawed = AttrSet()
     while pos + 12 <= n:
         typ = (buf[pos + 4] << 8) | buf[pos + 5]
         sub = (buf[pos + 6] << 8) | buf[pos + 7]
@@ -139,15 +139,17 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
                 else:
                     got = by_raw.get(raw)
                     if got is None:
-                        got = by_raw[raw] = decode_rib_attributes(buf, a, q, True, cache)
+                        got = by_raw[raw] = raw_hit(*decode_rib_attributes(buf, a, q, True, cache))
                     hit = last_hit = got
                     last = raw
                     runs = True
-                if hit[1]:
+                if isinstance(hit, AttrSet):
+                    attrs.append(hit)
+                else:
                     errors.append((len(prefixes), hit[1][0]))
+                    attrs.append(hit[0])
                 prefixes.append(key)
                 peers.append(peer)
-                attrs.append(hit[0])
         except (IndexError, ValueError):
             # undo the partial record; the generic path reports it as read_mrt would
             del prefixes[mark:], peers[mark:], attrs[mark:]
