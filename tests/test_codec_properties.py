@@ -44,6 +44,7 @@ from pybgp.codec.attributes import (
     walk_attributes,
 )
 from pybgp.codec.errors import BgpError
+from pybgp.codec.nlri import make_prefix
 from pybgp.codec.open import (
     AddPath,
     BgpRole,
@@ -561,3 +562,35 @@ def test_fast_path_with_mp_attributes_agrees_with_the_table_driven_one(
         assert fast == slow and fast.wire == slow.wire
     elif not flips and u.attrs is not None and not u.attrs.unknown:
         raise AssertionError("a clean block of known attributes left the fast path")
+
+
+def test_fast_path_layout_signature_is_exact() -> None:
+    """The fast path keys its layouts by 5 bits of each type code (``_LAYOUT_SIGS``):
+    every code it accepts must come back from those bits."""
+    from pybgp.codec.attributes import _REQUIRED, _sig_layout
+
+    taken = [c for c in range(256) if _REQUIRED[c]] + [14, 15]
+    assert all(((c & 0x1F) or 32) == c for c in taken)
+    sig = 0
+    wire = [(1, 0x40), (2, 0x50), (32, 0xC0), (14, 0x90), (18, 0xE0), (8, 0xD0)]
+    for code, flags in wire:
+        sig = (sig << 9) | ((code & 0x1F) << 4) | (flags >> 4)
+    assert _sig_layout(sig) == tuple(wire)
+
+
+@pytest.mark.parametrize("low", [0x01, 0x08, 0x0F])
+def test_unused_flag_bits_are_kept(low: int) -> None:
+    """RFC 4271 4.3: the low four flag bits are unused; a received set keeps them in its
+    layout (the slow path), and it re-encodes byte for byte."""
+    attrs = AttrSet(
+        origin=0, as_path=((2, (65001, 70000)),), next_hop=bytes(4), communities=(65001 << 16 | 7,)
+    )
+    u = Update(attrs=attrs, nlri=(make_prefix(10 << 24, 8),))
+    raw = bytearray(encode_message(u, DEFAULT))
+    start, _ = _attribute_block(bytes(raw))
+    raw[start] |= low  # ORIGIN's flags
+    back = decode_message(bytes(raw), DEFAULT, Interner())
+    assert isinstance(back, Update) and back.attrs is not None
+    assert back.attrs.wire[0] == (1, 0x40 | low)
+    assert back.attrs == u.attrs
+    assert encode_message(back, DEFAULT) == bytes(raw)
