@@ -29,6 +29,8 @@ $(VENV)/.compiled: $(VENV)/.installed setup.py $(COMPILED)
 	  echo "pybgp: the mypyc build failed (build-mypyc.log); pybgp runs as pure Python"; \
 	fi
 	@# (build_ext keeps an unchanged extension's old time: the touch above)
+	@# bytecode as an installed package has it, also where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/python -m compileall -q pybgp rib ecmp lbnode >/dev/null
 	touch $@
 
 demo: setup

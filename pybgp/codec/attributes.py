@@ -437,22 +437,43 @@ def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> As
         end = i + 2 + count * width
         if end > n:
             raise _Malformed("AS_PATH segment overruns the attribute", U.MALFORMED_AS_PATH)
-        asns: list[Any] = []
-        j = i + 2
-        if four:
-            while j < end:
-                x = (data[j] << 24) | (data[j + 1] << 16) | (data[j + 2] << 8) | data[j + 3]
-                asns.append(_shared(x))
-                j += 4
-        else:
-            while j < end:
-                asns.append(_shared((data[j] << 8) | data[j + 1]))
-                j += 2
+        asns = _asns(data, i + 2, count, width)
         if end == n and not segs:  # one segment, as most paths are: no list
-            return ((seg_type, tuple(asns)),)
-        segs.append((seg_type, tuple(asns)))
+            return ((seg_type, asns),)
+        segs.append((seg_type, asns))
         i = end
     return tuple(segs)
+
+
+def _asn(data: bytes, j: int, width: int) -> Any:
+    if width == 4:
+        return _shared((data[j] << 24) | (data[j + 1] << 16) | (data[j + 2] << 8) | data[j + 3])
+    return _shared((data[j] << 8) | data[j + 1])
+
+
+def _asns(data: bytes, j: int, count: int, width: int) -> tuple[Any, ...]:
+    """``count`` ASNs of ``width`` octets from ``data[j:]``.  Paths of up to five are
+    built as tuples directly (compiled: no list to fill, convert and free)."""
+    if count <= 5:
+        a = _asn(data, j, width)
+        if count == 1:
+            return (a,)
+        b = _asn(data, j + width, width)
+        if count == 2:
+            return (a, b)
+        c = _asn(data, j + 2 * width, width)
+        if count == 3:
+            return (a, b, c)
+        d = _asn(data, j + 3 * width, width)
+        if count == 4:
+            return (a, b, c, d)
+        return (a, b, c, d, _asn(data, j + 4 * width, width))
+    out: list[Any] = []
+    end = j + count * width
+    while j < end:
+        out.append(_asn(data, j, width))
+        j += width
+    return tuple(out)
 
 
 def _dec_as_path(v: bytes, c: _Ctx) -> AsPath:
@@ -496,6 +517,11 @@ def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
 
 def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
     _multiple_at(4, vs, ve)
+    if ve - vs <= 8:  # one or two, as most are: tuples built directly (see ``_asns``)
+        a = (data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3]
+        if ve - vs == 4:
+            return (a,)
+        return (a, (data[vs + 4] << 24) | (data[vs + 5] << 16) | (data[vs + 6] << 8) | data[vs + 7])
     out: list[Any] = []
     while vs < ve:
         # not ``_shared`` (see ``_INTS32``)

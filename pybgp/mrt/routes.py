@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
-from ..codec.attributes import AttrSet, Flawed, raw_hit
+from ..codec.attributes import AttrSet, Flawed, decode_fast, raw_hit
 from ..codec.errors import BgpError
 from .reader import ByteWindow, MrtReader, decode_rib_attributes
 from .records import MrtRecord
@@ -139,7 +139,10 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
                 else:
                     got = by_raw.get(raw)
                     if got is None:
-                        got = by_raw[raw] = raw_hit(*decode_rib_attributes(buf, a, q, True, cache))
+                        got = decode_fast(buf, a, q, True, True, cache)
+                        if got is None:  # not clean: the table-driven decoder says why
+                            got = raw_hit(*decode_rib_attributes(buf, a, q, True, cache))
+                        by_raw[raw] = got
                     hit = last_hit = got
                     last = raw
                     runs = True
