@@ -47,7 +47,7 @@ from .records import (
 
 __all__ = ["read_mrt", "open_maybe_compressed", "is_mrt", "decode_rib_attributes", "MrtReader"]
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 _RIB_AFI = {
     2: (1, 1),
     3: (1, 2),

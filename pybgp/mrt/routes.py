@@ -23,7 +23,9 @@ from .records import MrtRecord
 
 __all__ = ["RouteBatch", "read_routes"]
 
-WINDOW = 1 << 20
+WINDOW = 1 << 18
+"""Octets scanned per batch.  A batch's sets are still in the CPU cache when the caller
+drops it: with 1 MiB windows, ``decode --count`` of a full table was 5-8% slower."""
 
 
 class RouteBatch(NamedTuple):
