@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .codec.message import encode_message
 
 __all__ = ["main"]
 
@@ -104,7 +103,6 @@ def decode(
 ) -> None:
     """Decode a pcap/pcapng capture, an MRT file or hex lines (gzip/bzip2 too)."""
     from .decode import DecodeFormatError, count_file, decode_file
-    from .render import message_dict, message_line
 
     # Decoded objects hold no reference cycles, and a full table is millions of them:
     # the cyclic collector would only rescan them (40% of the time at 1M routes).
@@ -119,6 +117,9 @@ def decode(
                 for k, v in c.as_dict().items():
                     click.echo(f"{k:15} {v}")
             _exit(0 if c.errors == 0 else 1)
+        from .codec.message import encode_message
+        from .render import message_dict, message_line
+
         bad = differ = total = 0
         for d in decode_file(file, fmt, port):
             total += 1

@@ -14,13 +14,11 @@ import binascii
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .capture import CaptureError, CaptureGap, is_capture, read_capture
 from .codec.attributes import Interner
 from .codec.errors import BgpError
-from .codec.message import Message, decode_message
-from .codec.open import Open, negotiate_options
 from .codec.options import SessionOptions
 from .mrt.reader import MrtReader, is_mrt, open_maybe_compressed, read_mrt
 from .mrt.records import (
@@ -33,7 +31,13 @@ from .mrt.records import (
     UnknownRecord,
 )
 from .mrt.routes import RouteBatch, read_routes
-from .render import attrs_dict, error_dict, ip_text
+
+if TYPE_CHECKING:
+    from .codec.message import Message
+    from .codec.open import Open
+
+# The message decoder (OPEN, NOTIFICATION, ...) and the renderer are imported where they
+# are used: ``decode --count`` of an MRT RIB dump needs neither, and starts sooner.
 
 __all__ = ["Decoded", "DecodeFormatError", "detect_format", "decode_file", "count_file"]
 
@@ -125,6 +129,8 @@ def decode_file(path: str, fmt: str | None = None, port: int = 179) -> Iterator[
 def _one(
     raw: bytes, options: SessionOptions, ctx: dict[str, Any], interner: Interner | None = None
 ) -> Decoded:
+    from .codec.message import decode_message
+
     try:
         return Decoded(ctx, decode_message(raw, options, interner), raw, options)
     except BgpError as exc:
@@ -149,6 +155,8 @@ def _decode_hex(data: bytes) -> Iterator[Decoded]:
 
 
 def _decode_capture(data: bytes, port: int = 179) -> Iterator[Decoded]:
+    from .codec.open import Open, negotiate_options
+
     opens: dict[tuple[str, str], Open] = {}
     options: dict[tuple[str, str], SessionOptions] = {}
     guessed: dict[tuple[str, str], SessionOptions] = {}
@@ -221,6 +229,8 @@ def _guess(raw: bytes, ctx: dict[str, Any], last: SessionOptions | None) -> Deco
 
 
 def _decode_mrt(stream: Any) -> Iterator[Decoded]:
+    from .render import attrs_dict, error_dict, ip_text
+
     reader = MrtReader()
     interners: dict[SessionOptions, Interner] = {}
     peers: tuple[Any, ...] = ()
@@ -311,6 +321,8 @@ def _decode_mrt(stream: Any) -> Iterator[Decoded]:
 
 
 def _bgp4mp(rec: Bgp4mpMessage, interners: dict[SessionOptions, Interner]) -> Decoded:
+    from .render import ip_text
+
     opts = _BGP4MP_OPTIONS[(rec.as4, rec.addpath)]
     ctx = {
         "timestamp": rec.timestamp,

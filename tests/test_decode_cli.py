@@ -5,6 +5,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,39 @@ def test_count_and_exit_status(tmp_path: Path) -> None:
     assert code == 0
     counts = json.loads(out)
     assert counts["messages"] == 2 and counts["announced"] == 1 and counts["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "errors"),
+    [("ok", 0, 0), ("bad", 1, 1)],
+)
+def test_console_script_count_ends_the_process_with_its_status(
+    tmp_path: Path, body: str, status: int, errors: int
+) -> None:
+    """The `pybgp` script ends `decode --count` without a teardown (``cli._exit``):
+    the counts still reach a pipe whole, and the exit status still says whether every
+    message decoded, from the MRT path as from the others."""
+    from pybgp.mrt.synth import synthesize
+
+    mrt = tmp_path / "t.mrt"
+    with mrt.open("wb") as f:
+        synthesize(f, 300, seed=3)
+    if body == "bad":  # cut the last record short
+        mrt.write_bytes(mrt.read_bytes()[:-5])
+    script = Path(sys.executable).with_name("pybgp")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "pybgp"]
+    for args in (["--count"], ["--count", "--json"]):
+        proc = subprocess.run(
+            [*cmd, "decode", *args, str(mrt)], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == status, proc.stderr
+        if "--json" in args:
+            counts = json.loads(proc.stdout)
+        else:
+            counts = dict(line.split() for line in proc.stdout.splitlines())
+            counts = {k: int(v) for k, v in counts.items()}
+        assert counts["errors"] == errors
+        assert counts["announced"] == 300 - errors
 
 
 def test_compressed_input_detected_from_content(tmp_path: Path) -> None:
