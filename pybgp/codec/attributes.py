@@ -381,36 +381,29 @@ def _multiple_at(n: int, vs: int, ve: int) -> None:
         raise _Malformed(f"length {ve - vs} is not a non-zero multiple of {n}")
 
 
-_INTS16: Final[list[Any]] = [None] * 0x10000
-"""One int object per ASN: a full table repeats each of them in many AS paths (28-32
-octets each, about 30 B/route at 1M routes).  Values up to 0xFFFF have a slot each (a
-list read, not a dict probe)."""
-_INTS32: Final[list[Any]] = [None] * 0x10000
-"""The larger values (4-octet ASNs, MED, LOCAL_PREF) by a hash of the value, the last
-one seen per slot: bounded, a memory read or two per value (a dict of all of them cost
-a third of the decoding time of a full table), and the common values stay.
-COMMUNITIES values are not shared: the synthetic full table repeats few of them, and
-there the slot reads cost more (0.1 s for 1M routes) than they saved (13 MiB); in a
-real RIB dump sharing them saved about 6% of the memory at the same speed."""
+_INTS: Final[list[Any]] = [None] * 0x1000
+"""Shared int objects for ASNs, MED and LOCAL_PREF: a full table repeats the transit
+ASNs in most AS paths (28-32 octets each).  The last value seen per slot, by a hash of
+the value: 4,096 slots stay in the CPU cache, so the common values cost a cached read
+and the rare ones a new int.  One slot for every 2-octet ASN (64k) shared them all,
+but the read of a rarely seen ASN's object missed the cache: decoding the synthetic
+full table was 8% slower, for 10 MiB less; real RIB dumps decode at the same speed
+and size either way (bench/README.md).  COMMUNITIES values are not shared: the
+synthetic table repeats few of them, and there the slot reads cost more than they
+saved; in real RIB dumps sharing them saved about 6% of the memory at the same speed."""
 
 
 def _shared(x: int) -> Any:
-    """The shared int object of value ``x``, if there is one (see ``_INTS16``).
+    """The shared int object of value ``x``, if its slot holds it (see ``_INTS``).
 
     The objects are typed ``Any`` (``cast``): compiled, an ``int`` would be a native
     int, boxed into a new object wherever it is stored or returned.
     """
-    if x <= 0xFFFF:
-        o = _INTS16[x]
-        if o is None:
-            o = cast(Any, x)
-            _INTS16[x] = o
-        return o
-    h = (x ^ (x >> 16)) & 0xFFFF
-    o = _INTS32[h]
+    h = (x ^ (x >> 12)) & 0xFFF
+    o = _INTS[h]
     if o is None or cast(int, o) != x:
         o = cast(Any, x)
-        _INTS32[h] = o
+        _INTS[h] = o
     return o
 
 
@@ -524,7 +517,7 @@ def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
         return (a, (data[vs + 4] << 24) | (data[vs + 5] << 16) | (data[vs + 6] << 8) | data[vs + 7])
     out: list[Any] = []
     while vs < ve:
-        # not ``_shared`` (see ``_INTS32``)
+        # not ``_shared`` (see ``_INTS``)
         out.append((data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3])
         vs += 4
     return tuple(out)
