@@ -7,6 +7,8 @@ one-line error and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gc
 import json
 import sys
@@ -44,15 +46,39 @@ def main() -> None:
     """pybgp: a BGP speaker, route reflector and LB node toolkit."""
 
 
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""What writing the output can fail with and nothing else does (click handles a closed
+pipe on standard output itself)."""
 _STANDALONE = False
 """True when ``run`` started the process: a command may then end it with ``_exit``."""
 
 
 def run() -> None:
-    """The ``pybgp`` console script: :func:`main` in a process of its own."""
+    """The ``pybgp`` console script: :func:`main` in a process of its own.
+
+    Output that cannot be written (a full disk, a quota) ends the command with one
+    line on standard error and status 1, not a traceback.
+    """
     global _STANDALONE
     _STANDALONE = True
-    main()
+    try:
+        try:
+            main()
+        finally:  # the output's last block: an error writing it is reported below
+            if not sys.stdout.closed:
+                sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS or sys.stdout.closed:
+            raise
+        import os
+
+        # what is still buffered for the broken stream goes nowhere, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"pybgp: cannot write the output: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+        os._exit(1)
 
 
 def _exit(code: int) -> None:
@@ -63,13 +89,11 @@ def _exit(code: int) -> None:
     nothing.  The output is flushed first.
     """
     if _STANDALONE:
-        import contextlib
         import os
 
-        for stream in (sys.stdout, sys.stderr):
-            # a closed pipe: the exit status still counts
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
+        sys.stdout.flush()  # an error here is reported by ``run``
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 

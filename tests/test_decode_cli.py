@@ -142,6 +142,24 @@ def test_console_script_count_ends_the_process_with_its_status(
         assert counts["announced"] == 300 - errors
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [["--count", "--json"], ["--json"]])
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """A full disk under the output: status 1 and one line naming the problem."""
+    p = _write(tmp_path, "ok.txt", [_update()] * 50)
+    script = Path(sys.executable).with_name("pybgp")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "pybgp"]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*cmd, "decode", *args, str(p)], stdout=full, stderr=subprocess.PIPE, text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "pybgp: cannot write the output: No space left on device"
+
+
 def test_compressed_input_detected_from_content(tmp_path: Path) -> None:
     text = (_update().hex() + "\n").encode()
     for name, data in (("a.bin", gzip.compress(text)), ("b.dat", bz2.compress(text))):
