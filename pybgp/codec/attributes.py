@@ -440,9 +440,7 @@ def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> As
 
 
 def _asn(data: bytes, j: int, width: int) -> Any:
-    if width == 4:
-        return _shared((data[j] << 24) | (data[j + 1] << 16) | (data[j + 2] << 8) | data[j + 3])
-    return _shared((data[j] << 8) | data[j + 1])
+    return _shared(_u32(data, j) if width == 4 else _u16(data, j))
 
 
 def _asns(data: bytes, j: int, count: int, width: int) -> tuple[Any, ...]:
@@ -511,15 +509,14 @@ def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
 
 def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
     _multiple_at(4, vs, ve)
+    # the values are not ``_shared`` (see ``_INTS``)
     if ve - vs <= 8:  # one or two, as most are: tuples built directly (see ``_asns``)
-        a = (data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3]
         if ve - vs == 4:
-            return (a,)
-        return (a, (data[vs + 4] << 24) | (data[vs + 5] << 16) | (data[vs + 6] << 8) | data[vs + 7])
-    out: list[Any] = []
+            return (_u32(data, vs),)
+        return (_u32(data, vs), _u32(data, vs + 4))
+    out: list[int] = []
     while vs < ve:
-        # not ``_shared`` (see ``_INTS``)
-        out.append((data[vs] << 24) | (data[vs + 1] << 16) | (data[vs + 2] << 8) | data[vs + 3])
+        out.append(_u32(data, vs))
         vs += 4
     return tuple(out)
 
@@ -926,20 +923,15 @@ def decode_fast(
                     return None
                 atomic = True
             else:
-                if _CACHED >> code & 1:
-                    key = data[i:ve]
-                    value = cache.get(key)
-                    if value is None:
-                        try:
-                            value = _decode_value(code, data, vs, ve, as4, mrt)
-                        except _Malformed:
-                            return None
-                        cache[key] = value
-                else:
+                key = data[i:ve] if _CACHED >> code & 1 else None
+                value = cache.get(key) if key is not None else None
+                if value is None:
                     try:
                         value = _decode_value(code, data, vs, ve, as4, mrt)
                     except _Malformed:
                         return None
+                    if key is not None:
+                        cache[key] = value
                 if code == 2:
                     as_path = value
                 elif code == 8:

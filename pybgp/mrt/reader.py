@@ -84,17 +84,23 @@ def is_mrt(head: bytes) -> bool:
 
 
 def decode_rib_attributes(
-    data: bytes, start: int, end: int, as4: bool = True, cache: dict[bytes, Any] | None = None
+    data: bytes,
+    start: int,
+    end: int,
+    as4: bool = True,
+    cache: dict[bytes, Any] | None = None,
+    fast: bool = True,
 ) -> tuple[AttrSet, tuple[BgpError, ...]]:
     """Decode the attributes of a RIB entry: MP_REACH_NLRI holds only the next hop.
 
     RFC 6396 4.3.4 abbreviates MP_REACH_NLRI to its Next Hop Length and Next Hop; some
-    writers put the whole attribute there anyway, which is accepted too.
+    writers put the whole attribute there anyway, which is accepted too.  ``fast=False``:
+    the caller already tried ``decode_fast``.
     """
-    if cache is not None:
-        fast = decode_fast(data, start, end, as4, True, cache)
-        if fast is not None:
-            return fast, ()
+    if cache is not None and fast:
+        done = decode_fast(data, start, end, as4, True, cache)
+        if done is not None:
+            return done, ()
     try:
         tlvs = walk_attributes(data, start, end)
     except BgpError as exc:

@@ -143,7 +143,7 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
                     if got is None:
                         got = decode_fast(buf, a, q, True, True, cache)
                         if got is None:  # not clean: the table-driven decoder says why
-                            got = raw_hit(*decode_rib_attributes(buf, a, q, True, cache))
+                            got = raw_hit(*decode_rib_attributes(buf, a, q, True, cache, False))
                         by_raw[raw] = got
                     hit = last_hit = got
                     last = raw
