@@ -19,10 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from struct import pack
-from typing import Any, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, cast, final
 
 from .errors import Action, BgpError, ErrorSubcode, NotificationCode
 from .options import SessionOptions
+
+if TYPE_CHECKING:  # annotations only: compiled, a C int64_t; run as it is, an int
+    from mypy_extensions import i64
 
 __all__ = [
     "AttrType",
@@ -360,22 +363,30 @@ def _fixed(n: int, value: bytes) -> None:
 # --- decoders: bytes -> value --------------------------------------------------------
 # The value decoders read ``data[vs:ve]`` in place, with byte indexing and int
 # arithmetic: compiled by mypyc, ``data[i]`` on a ``bytes`` is a C array read and the
-# shifts are C shifts, where ``Struct.unpack_from`` would be a generic call.  The
-# ``(value, ctx)`` forms in the attribute table wrap them for the slow path.
-def _u16(data: bytes, i: int) -> int:
-    return (data[i] << 8) | data[i + 1]
+# shifts are C shifts, where ``Struct.unpack_from`` would be a generic call.  Offsets
+# and octets are ``i64``: compiled, C integers, where an ``int`` is a tagged value
+# whose shifts and adds are calls.  The ``(value, ctx)`` forms in the attribute table
+# wrap them for the slow path.
+def _u16(data: bytes, i: i64) -> i64:
+    a: i64 = data[i]
+    b: i64 = data[i + 1]
+    return (a << 8) | b
 
 
-def _u32(data: bytes, i: int) -> int:
-    return (data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]
+def _u32(data: bytes, i: i64) -> i64:
+    a: i64 = data[i]
+    b: i64 = data[i + 1]
+    c: i64 = data[i + 2]
+    d: i64 = data[i + 3]
+    return (a << 24) | (b << 16) | (c << 8) | d
 
 
-def _fixed_at(n: int, vs: int, ve: int) -> None:
+def _fixed_at(n: i64, vs: i64, ve: i64) -> None:
     if ve - vs != n:
         raise _Malformed(f"length {ve - vs}, expected {n}")
 
 
-def _multiple_at(n: int, vs: int, ve: int) -> None:
+def _multiple_at(n: i64, vs: i64, ve: i64) -> None:
     # RFC 7606 7.8, 7.10, 7.14 and RFC 8092 6: "not a non-zero multiple of n" is malformed
     if (ve - vs) % n or ve == vs:
         raise _Malformed(f"length {ve - vs} is not a non-zero multiple of {n}")
@@ -394,7 +405,7 @@ decoding about 3% slower; real RIB dumps then took about 7% less memory at the s
 speed."""
 
 
-def _shared(x: int) -> Any:
+def _shared(x: i64) -> Any:
     """The shared int object of value ``x``, if its slot holds it (see ``_INTS``).
 
     The objects are typed ``Any`` (``cast``): compiled, an ``int`` would be a native
@@ -415,15 +426,15 @@ def _dec_origin(v: bytes, c: _Ctx) -> int:
     return v[0]
 
 
-def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> AsPath:
+def _path(data: bytes, i: i64, n: i64, four: bool, confed_ok: bool = True) -> AsPath:
     """The AS_PATH (or AS4_PATH) segments in ``data[i:n]``."""
-    width = 4 if four else 2
+    width: i64 = 4 if four else 2
     segs: list[tuple[int, tuple[int, ...]]] = []
     while i < n:
         if i + 2 > n:
             raise _Malformed("truncated AS_PATH segment header", U.MALFORMED_AS_PATH)
         seg_type = data[i]
-        count = data[i + 1]
+        count: i64 = data[i + 1]
         if not 1 <= seg_type <= 4 or (not confed_ok and seg_type > 2):
             raise _Malformed(f"bad AS_PATH segment type {seg_type}", U.MALFORMED_AS_PATH)
         if count == 0:
@@ -439,11 +450,11 @@ def _path(data: bytes, i: int, n: int, four: bool, confed_ok: bool = True) -> As
     return tuple(segs)
 
 
-def _asn(data: bytes, j: int, width: int) -> Any:
+def _asn(data: bytes, j: i64, width: i64) -> Any:
     return _shared(_u32(data, j) if width == 4 else _u16(data, j))
 
 
-def _asns(data: bytes, j: int, count: int, width: int) -> tuple[Any, ...]:
+def _asns(data: bytes, j: i64, count: i64, width: i64) -> tuple[Any, ...]:
     """``count`` ASNs of ``width`` octets from ``data[j:]``.  Paths of up to five are
     built as tuples directly (compiled: no list to fill, convert and free)."""
     if count <= 5:
@@ -491,7 +502,7 @@ def _dec_atomic(v: bytes, c: _Ctx) -> bool:
     return True
 
 
-def _aggregator(data: bytes, vs: int, ve: int, as4: bool, mrt: bool) -> Aggregator:
+def _aggregator(data: bytes, vs: i64, ve: i64, as4: bool, mrt: bool) -> Aggregator:
     if as4 or (mrt and ve - vs == 8):  # OpenBGPD's TABLE_DUMP has a 4-octet AGGREGATOR
         _fixed_at(8, vs, ve)
         return _u32(data, vs), bytes(data[vs + 4 : ve])
@@ -507,7 +518,7 @@ def _dec_as4_aggregator(v: bytes, c: _Ctx) -> Aggregator:
     return _aggregator(v, 0, len(v), True, c.mrt)
 
 
-def _communities(data: bytes, vs: int, ve: int) -> tuple[int, ...]:
+def _communities(data: bytes, vs: i64, ve: i64) -> tuple[int, ...]:
     _multiple_at(4, vs, ve)
     # the values are not ``_shared`` (see ``_INTS``)
     if ve - vs <= 8:  # one or two, as most are: tuples built directly (see ``_asns``)
@@ -525,7 +536,7 @@ def _dec_communities(v: bytes, c: _Ctx) -> tuple[int, ...]:
     return _communities(v, 0, len(v))
 
 
-def _chunks(data: bytes, vs: int, ve: int, n: int) -> tuple[bytes, ...]:
+def _chunks(data: bytes, vs: i64, ve: i64, n: i64) -> tuple[bytes, ...]:
     _multiple_at(n, vs, ve)
     out: list[bytes] = []
     while vs < ve:
@@ -542,7 +553,7 @@ def _dec_ext(v: bytes, c: _Ctx) -> tuple[bytes, ...]:
     return _chunks(v, 0, len(v), 8)
 
 
-def _large(data: bytes, vs: int, ve: int) -> tuple[tuple[int, int, int], ...]:
+def _large(data: bytes, vs: i64, ve: i64) -> tuple[tuple[int, int, int], ...]:
     _multiple_at(12, vs, ve)
     out: list[tuple[int, int, int]] = []
     while vs < ve:
@@ -555,7 +566,7 @@ def _dec_large(v: bytes, c: _Ctx) -> tuple[tuple[int, int, int], ...]:
     return _large(v, 0, len(v))
 
 
-def _decode_value(code: int, data: bytes, vs: int, ve: int, as4: bool, mrt: bool) -> Any:
+def _decode_value(code: i64, data: bytes, vs: i64, ve: i64, as4: bool, mrt: bool) -> Any:
     """What ``ATTRIBUTES[code].decode(data[vs:ve], ctx)`` gives, without the slice."""
     if code == 2:
         return _path(data, vs, ve, as4)
@@ -875,25 +886,27 @@ def decode_fast(
     as4_aggregator: Any = None
     large: Any = ()
     required = _REQUIRED
-    sig = 0
-    seen = 0
-    i = start
-    while i < end:
-        if i + 3 > end:
+    sig = 0  # an int: 9 bits per attribute overflow 64 bits past seven
+    seen: i64 = 0
+    i: i64 = start
+    stop: i64 = end
+    while i < stop:
+        if i + 3 > stop:
             return None
-        flags = data[i]
-        code = data[i + 1]
+        flags: i64 = data[i]
+        code: i64 = data[i + 1]
         if flags & 0x0F:  # unused flag bits (RFC 4271 4.3), kept by the slow path
             return None
         if flags & 0x10:
-            if i + 4 > end:
+            if i + 4 > stop:
                 return None
             vs = i + 4
-            ve = vs + ((data[i + 2] << 8) | data[i + 3])
+            ve = vs + _u16(data, i + 2)
         else:
             vs = i + 3
-            ve = vs + data[i + 2]
-        if ve > end:
+            ln: i64 = data[i + 2]
+            ve = vs + ln
+        if ve > stop:
             return None
         bits = flags & 0xE0
         if mp and (code == 14 or code == 15):
@@ -956,7 +969,8 @@ def decode_fast(
                     as4_path = value
                 else:  # 18
                     as4_aggregator = value
-        sig = (sig << 9) | ((code & 0x1F) << 4) | (flags >> 4)
+        tag: int = ((code & 0x1F) << 4) | (flags >> 4)  # an int, as ``sig`` is
+        sig = (sig << 9) | tag
         i = ve
     layout = _LAYOUT_SIGS.get(sig)
     if layout is None:

@@ -14,12 +14,15 @@ as usual, so errors are reported exactly as ``read_mrt`` does.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from ..codec.attributes import AttrSet, Flawed, decode_fast, raw_hit
 from ..codec.errors import BgpError
 from .reader import ByteWindow, MrtReader, decode_rib_attributes
 from .records import MrtRecord
+
+if TYPE_CHECKING:  # annotations only: compiled, a C int64_t; run as it is, an int
+    from mypy_extensions import i64
 
 __all__ = ["RouteBatch", "read_routes"]
 
@@ -69,16 +72,19 @@ def _need(w: ByteWindow) -> int:
     return 12 + _u32(w.buf, w.pos + 8)
 
 
-def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRecord], int]:
+def _scan(rd: MrtReader, buf: bytes, pos: i64) -> tuple[list[RouteBatch | MrtRecord], int]:
     """Parse every whole record in ``buf[pos:]``; return the items and the new position.
 
-    Written with byte indexing and int arithmetic only: compiled, ``buf[i]`` on a
-    ``bytes`` is a C array read and the shifts are C shifts.
+    Written with byte indexing and int arithmetic only.  Compiled, ``buf[i]`` on a
+    ``bytes`` is a C array read, and offsets, lengths and octets are ``i64`` locals,
+    so that their arithmetic is plain C arithmetic (an ``int`` is a tagged value
+    whose every shift and add is a call).  The prefix key stays an ``int``: an IPv6
+    key does not fit 64 bits.
     """
     out: list[RouteBatch | MrtRecord] = []
-    n = len(buf)
+    n: i64 = len(buf)
     batch: RouteBatch | None = None
-    kind = -1
+    kind: i64 = -1
     interner = rd.interner
     by_raw = interner.by_raw
     cache = interner.values
@@ -91,12 +97,14 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
     runs = False
     last_hit: AttrSet | Flawed = AttrSet()
     while pos + 12 <= n:
-        typ = (buf[pos + 4] << 8) | buf[pos + 5]
-        sub = (buf[pos + 6] << 8) | buf[pos + 7]
+        h: i64 = buf[pos + 4]
+        lo: i64 = buf[pos + 5]
+        typ = (h << 8) | lo
+        h = buf[pos + 6]
+        lo = buf[pos + 7]
+        sub = (h << 8) | lo
         start = pos + 12
-        end = start + (
-            (buf[pos + 8] << 24) | (buf[pos + 9] << 16) | (buf[pos + 10] << 8) | buf[pos + 11]
-        )
+        end = start + _u32(buf, pos + 8)
         if end > n:
             break
         if typ != 13 or (sub != 2 and sub != 4 and sub != 8 and sub != 10):
@@ -105,15 +113,15 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
             pos = end
             continue
         addpath = sub >= 8
-        bits = 32 if sub == 2 or sub == 8 else 128
+        bits = 32 if sub == 2 or sub == 8 else 128  # an int: it shifts the int key
         if batch is None or kind != sub:
             prefixes, peers, ids, attrs, errors = [], [], [], [], []
             batch = RouteBatch(1 if bits == 32 else 2, 1, prefixes, peers, ids, attrs, errors)
             kind = sub
             out.append(batch)
-        mark = len(prefixes)
+        mark: i64 = len(prefixes)
         try:
-            plen = buf[start + 4]
+            plen = buf[start + 4]  # ints: an IPv6 key does not fit an i64
             nb = (plen + 7) >> 3
             q = start + 5 + nb
             if plen > bits or q + 2 > end:
@@ -123,16 +131,22 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
                 net = (net << 8) | buf[j]
             # keep the first plen bits, then shift the network into place
             key = (((net >> (8 * nb - plen)) << (bits - plen)) << 8) | plen
-            count = (buf[q] << 8) | buf[q + 1]
+            h = buf[q]
+            lo = buf[q + 1]
+            count = (h << 8) | lo
             q += 2
             for _ in range(count):
-                peer = (buf[q] << 8) | buf[q + 1]
+                h = buf[q]
+                lo = buf[q + 1]
+                peer = (h << 8) | lo
                 if addpath:
                     ids.append(_u32(buf, q + 6))
                     a = q + 12
                 else:
                     a = q + 8
-                q = a + ((buf[a - 2] << 8) | buf[a - 1])
+                h = buf[a - 2]
+                lo = buf[a - 1]
+                q = a + ((h << 8) | lo)
                 if q > end:
                     raise IndexError("RIB entry attributes overrun the record")
                 raw = buf[a:q]
@@ -168,5 +182,9 @@ def _scan(rd: MrtReader, buf: bytes, pos: int) -> tuple[list[RouteBatch | MrtRec
     return [b for b in out if not isinstance(b, RouteBatch) or b.prefixes], pos
 
 
-def _u32(buf: bytes, i: int) -> int:
-    return (buf[i] << 24) | (buf[i + 1] << 16) | (buf[i + 2] << 8) | buf[i + 3]
+def _u32(buf: bytes, i: i64) -> i64:
+    a: i64 = buf[i]
+    b: i64 = buf[i + 1]
+    c: i64 = buf[i + 2]
+    d: i64 = buf[i + 3]
+    return (a << 24) | (b << 16) | (c << 8) | d
