@@ -113,24 +113,35 @@ def _scan(rd: MrtReader, buf: bytes, pos: i64) -> tuple[list[RouteBatch | MrtRec
             pos = end
             continue
         addpath = sub >= 8
-        bits = 32 if sub == 2 or sub == 8 else 128  # an int: it shifts the int key
+        v4 = sub == 2 or sub == 8
+        bits: i64 = 32 if v4 else 128
         if batch is None or kind != sub:
             prefixes, peers, ids, attrs, errors = [], [], [], [], []
-            batch = RouteBatch(1 if bits == 32 else 2, 1, prefixes, peers, ids, attrs, errors)
+            batch = RouteBatch(1 if v4 else 2, 1, prefixes, peers, ids, attrs, errors)
             kind = sub
             out.append(batch)
         mark: i64 = len(prefixes)
         try:
-            plen = buf[start + 4]  # ints: an IPv6 key does not fit an i64
+            plen: i64 = buf[start + 4]
             nb = (plen + 7) >> 3
             q = start + 5 + nb
             if plen > bits or q + 2 > end:
                 raise IndexError("prefix overruns the record")
-            net = 0
-            for j in range(start + 5, q):
-                net = (net << 8) | buf[j]
             # keep the first plen bits, then shift the network into place
-            key = (((net >> (8 * nb - plen)) << (bits - plen)) << 8) | plen
+            key: int
+            if v4:  # 40 bits: C shifts
+                net4: i64 = 0
+                for j in range(start + 5, q):
+                    octet: i64 = buf[j]
+                    net4 = (net4 << 8) | octet
+                key = (((net4 >> (8 * nb - plen)) << (32 - plen)) << 8) | plen
+            else:  # 136 bits: an int
+                net = 0
+                for j in range(start + 5, q):
+                    net = (net << 8) | buf[j]
+                p6: int = plen  # int operands: an i64 one would make the int one i64
+                cut: int = 8 * nb - plen
+                key = (((net >> cut) << (128 - p6)) << 8) | p6
             h = buf[q]
             lo = buf[q + 1]
             count = (h << 8) | lo
