@@ -190,10 +190,60 @@ def test_fast_attribute_path_agrees_with_the_table_driven_one() -> None:
 
 
 @pytest.mark.public
-def test_fast_attribute_path_on_real_ribs() -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pyasn-rib-samples/rib.20140523.0600_firstMB.complete-records.mrt.gz",
+        # Quagga's IPv6 entries carry the whole MP_REACH_NLRI, not the RFC 6396 form
+        "pyasn-rib-samples/rib6.20151101.0600_firstMB.complete-records.mrt.gz",
+    ],
+)
+def test_fast_attribute_path_on_real_ribs(name: str) -> None:
     if not PUBLIC.exists():
         pytest.skip("../shared/fixtures/public is not present on this machine")
-    name = "pyasn-rib-samples/rib.20140523.0600_firstMB.complete-records.mrt.gz"
     with open_maybe_compressed(str(PUBLIC / name)) as f:
         blocks = _attr_blocks(f.read())
     assert _check_fast_path(blocks) > len(blocks) // 2
+
+
+_NH6 = bytes.fromhex("20010db8000000000000000000000001")
+_LL6 = bytes.fromhex("fe800000000000000000000000000001")
+
+
+@pytest.mark.parametrize(
+    ("mp_value", "next_hop"),
+    [
+        (bytes([16]) + _NH6, _NH6),  # RFC 6396 4.3.4: length, next hop
+        (bytes([32]) + _NH6 + _LL6, _NH6 + _LL6),
+        # the whole attribute: AFI, SAFI, length, next hop, reserved, NLRI
+        (bytes.fromhex("00020110") + _NH6 + bytes.fromhex("001820010d"), _NH6),
+        (bytes.fromhex("00020120") + _NH6 + _LL6 + b"\x00", _NH6 + _LL6),
+        (bytes.fromhex("00020110") + _NH6, _NH6),  # no reserved octet, no NLRI
+        (bytes.fromhex("00020120") + _NH6, None),  # the next hop overruns the attribute
+        (bytes.fromhex("000201"), None),  # too short for either form
+    ],
+)
+def test_fast_path_reads_both_forms_of_mp_reach_in_a_rib_entry(
+    mp_value: bytes, next_hop: bytes | None
+) -> None:
+    """decode_fast takes the abbreviated and the whole MP_REACH_NLRI of a RIB entry
+    and gives the set the table-driven path gives; what neither form fits goes to the
+    slow path."""
+    from pybgp.codec.attributes import decode_fast
+    from pybgp.mrt.reader import decode_rib_attributes
+
+    raw = (
+        bytes.fromhex("40010100")  # ORIGIN IGP
+        + bytes.fromhex("50020006020100000001")  # AS_PATH 1 (extended length)
+        + bytes([0x80, 14, len(mp_value)])
+        + mp_value
+    )
+    fast = decode_fast(raw, 0, len(raw), True, True, {})
+    slow, errors = decode_rib_attributes(raw, 0, len(raw))
+    if next_hop is None:
+        assert fast is None
+        assert slow.mp_next_hop is None
+        return
+    assert fast is not None and not errors
+    assert fast.mp_next_hop == next_hop
+    assert fast == slow and fast.wire == slow.wire

@@ -914,11 +914,22 @@ def decode_fast(
                 return None
             seen |= 0x4000 << (code - 14)
         elif code == 14:
-            # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop
-            if not mrt or bits != 0x80 or seen & 0x4000 or ve == vs or data[vs] != ve - vs - 1:
+            # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop (its
+            # length, then the address); some writers (Quagga's RouteViews dumps) put the
+            # whole attribute there, whose NLRI the RIB record repeats
+            if not mrt or bits != 0x80 or seen & 0x4000 or ve == vs:
                 return None
             seen |= 0x4000
-            mp_next_hop = bytes(data[vs + 1 : ve])
+            nhl: i64 = data[vs]
+            if nhl == ve - vs - 1:
+                mp_next_hop = bytes(data[vs + 1 : ve])
+            else:  # AFI, SAFI, next hop length, next hop, ...
+                if ve - vs < 4:
+                    return None
+                nhl = data[vs + 3]
+                if vs + 4 + nhl > ve:
+                    return None
+                mp_next_hop = bytes(data[vs + 4 : vs + 4 + nhl])
         else:
             want = required[code]
             # the table's flags; Partial only on an optional transitive attribute
