@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pybgp.mrt.reader import open_maybe_compressed, read_mrt
+from pybgp.mrt.reader import open_maybe_compressed, read_mrt, rib_key
 from pybgp.mrt.records import MrtError, RibRecord
 from pybgp.mrt.routes import RouteBatch, read_routes
 from pybgp.mrt.synth import TIMESTAMP, synthesize
@@ -240,10 +240,120 @@ def test_fast_path_reads_both_forms_of_mp_reach_in_a_rib_entry(
     )
     fast = decode_fast(raw, 0, len(raw), True, True, {})
     slow, errors = decode_rib_attributes(raw, 0, len(raw))
+    short = rib_key(raw, 0, len(raw))
     if next_hop is None:
         assert fast is None
         assert slow.mp_next_hop is None
+        assert short is None  # what does not parse stays its own key
         return
     assert fast is not None and not errors
     assert fast.mp_next_hop == next_hop
     assert fast == slow and fast.wire == slow.wire
+    if mp_value[0] == len(mp_value) - 1:
+        assert short is None  # the RFC 6396 form is its own key
+    else:  # the interning key is the RFC 6396 form, and decodes to the same set
+        assert short == raw[:14] + bytes([0x80, 14, len(next_hop) + 1, len(next_hop)]) + next_hop
+        assert decode_rib_attributes(short, 0, len(short)) == (slow, errors)
+        assert decode_rib_attributes(short, 0, len(short))[0].wire == slow.wire
+
+
+def _whole_mp_reach(data: bytes) -> bytes:
+    """``data`` (an MRT dump) with the MP_REACH_NLRI of every IPv6 RIB entry written
+    whole, AFI to NLRI (the record's prefix), as Quagga writes it."""
+    out, pos = [], 0
+    while pos < len(data):
+        ts, typ, sub, length = unpack_from("!IHHI", data, pos)
+        body = data[pos + 12 : pos + 12 + length]
+        pos += 12 + length
+        if (typ, sub) != (13, 4):
+            out.append(pack("!IHHI", ts, typ, sub, length) + body)
+            continue
+        n = (body[4] + 7) >> 3
+        nlri = body[4 : 5 + n]
+        p = 5 + n
+        count = unpack_from("!H", body, p)[0]
+        parts = [body[: p + 2]]
+        p += 2
+        for _ in range(count):
+            alen = unpack_from("!H", body, p + 6)[0]
+            attrs, a, new = body[p + 8 : p + 8 + alen], 0, b""
+            while a < len(attrs):
+                flags, code = attrs[a], attrs[a + 1]
+                vs = a + (4 if flags & 0x10 else 3)
+                ve = vs + (unpack_from("!H", attrs, a + 2)[0] if flags & 0x10 else attrs[a + 2])
+                if code == 14:  # the RFC 6396 form: length, next hop
+                    value = b"\x00\x02\x01" + attrs[vs:ve] + b"\x00" + nlri
+                    new += bytes((0x90, 14)) + pack("!H", len(value)) + value
+                else:
+                    new += attrs[a:ve]
+                a = ve
+            parts.append(body[p : p + 6] + pack("!H", len(new)) + new)
+            p += 8 + alen
+        body = b"".join(parts)
+        out.append(pack("!IHHI", ts, typ, sub, len(body)) + body)
+    return b"".join(out)
+
+
+def test_whole_mp_reach_entries_share_their_sets() -> None:
+    """A dump whose IPv6 entries carry the whole MP_REACH_NLRI (each with its own
+    prefix in it) interns its sets as the RFC 6396 form of the same dump does: one
+    object per distinct set, the same sets, from read_routes and read_mrt alike."""
+    from pybgp.mrt.reader import MrtReader
+
+    buf = io.BytesIO()
+    stats = synthesize(buf, 3000, seed=5, ipv6=True)
+    plain = buf.getvalue()
+    whole = _whole_mp_reach(plain)
+    assert len(whole) > len(plain)
+    _same(whole)
+    routes = [x for x in _flatten_routes(whole) if x[0] == "route"]
+    assert [x[:6] for x in routes] == [x[:6] for x in _flatten_routes(plain) if x[0] == "route"]
+    assert all(x[6] is None for x in routes)
+    assert len({id(x[5]) for x in routes}) == stats.attribute_sets
+    assert len({id(x[5]) for x in _flatten_mrt(whole) if x[0] == "route"}) == stats.attribute_sets
+    rd = MrtReader()
+    for _ in read_routes(whole, rd):
+        pass
+    assert len(rd.interner.by_raw) == stats.attribute_sets
+
+
+@pytest.mark.public
+def test_whole_mp_reach_keys_decode_as_the_entries_on_a_real_rib() -> None:
+    """Every RIB entry of Quagga's IPv6 dump decodes from its interning key exactly
+    as from its own bytes."""
+    from pybgp.mrt.reader import decode_rib_attributes
+
+    if not PUBLIC.exists():
+        pytest.skip("../shared/fixtures/public is not present on this machine")
+    name = "pyasn-rib-samples/rib6.20151101.0600_firstMB.complete-records.mrt.gz"
+    with open_maybe_compressed(str(PUBLIC / name)) as f:
+        data = f.read()
+    keys = 0
+    for raw in _entry_blocks(data):
+        short = rib_key(raw, 0, len(raw))
+        if short is not None:
+            keys += 1
+            got, want = (
+                decode_rib_attributes(short, 0, len(short)),
+                decode_rib_attributes(raw, 0, len(raw)),
+            )
+            assert got == want and got[0].wire == want[0].wire
+    assert keys > 100_000  # all of them carry the whole attribute
+
+
+def _entry_blocks(data: bytes) -> list[bytes]:
+    """The attribute block of every RIB_IPV6_UNICAST entry of an MRT dump."""
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        _, typ, sub, length = unpack_from("!IHHI", data, pos)
+        body = data[pos + 12 : pos + 12 + length]
+        pos += 12 + length
+        if (typ, sub) == (13, 4):
+            p = 5 + ((body[4] + 7) >> 3)
+            count = unpack_from("!H", body, p)[0]
+            p += 2
+            for _ in range(count):
+                alen = unpack_from("!H", body, p + 6)[0]
+                out.append(body[p + 8 : p + 8 + alen])
+                p += 8 + alen
+    return out

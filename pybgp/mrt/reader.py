@@ -19,7 +19,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from struct import unpack_from
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..codec.attributes import (
     AttrSet,
@@ -45,7 +45,17 @@ from .records import (
     UnknownRecord,
 )
 
-__all__ = ["read_mrt", "open_maybe_compressed", "is_mrt", "decode_rib_attributes", "MrtReader"]
+if TYPE_CHECKING:  # annotations only: compiled, a C int64_t; run as it is, an int
+    from mypy_extensions import i64
+
+__all__ = [
+    "read_mrt",
+    "open_maybe_compressed",
+    "is_mrt",
+    "decode_rib_attributes",
+    "rib_key",
+    "MrtReader",
+]
 
 CHUNK = 1 << 18
 _RIB_AFI = {
@@ -119,6 +129,48 @@ def decode_rib_attributes(
         return AttrSet(), (exc,)
 
 
+def rib_key(buf: bytes, a: i64, b: i64) -> bytes | None:
+    """The interning key of a RIB entry's attributes ``buf[a:b]`` whose MP_REACH_NLRI is
+    the whole attribute, or None when it is not.
+
+    RFC 6396 4.3.4 keeps only the next hop's length and address there; Quagga (the
+    RouteViews IPv6 dumps) writes the whole attribute, whose NLRI is the record's own
+    prefix.  As a key, every entry of such a dump would then be distinct, and its set
+    decoded once per entry, not once per distinct set.  The key is the block with that
+    attribute in the RFC 6396 form: it decodes to the same set, with the same layout
+    and outcomes (``decode_rib_attributes`` takes both forms, and skips the rest of
+    the attribute).  Only a well-formed attribute (flags Optional, a next hop that
+    fits) is rewritten; for anything else the block stays its own key.
+    """
+    i = a
+    while i + 3 <= b:
+        flags: i64 = buf[i]
+        code: i64 = buf[i + 1]
+        hi: i64 = buf[i + 2]
+        if flags & 0x10:
+            if i + 4 > b:
+                return None
+            lo: i64 = buf[i + 3]
+            vs = i + 4
+            ve = vs + ((hi << 8) | lo)
+        else:
+            vs = i + 3
+            ve = vs + hi
+        if ve > b:
+            return None
+        if code == 14:
+            if flags & 0xEF != 0x80 or ve - vs < 4:
+                return None
+            first: i64 = buf[vs]
+            nhl: i64 = buf[vs + 3]
+            if first == ve - vs - 1 or vs + 4 + nhl > ve:  # the short form already
+                return None
+            head = bytes((flags, 14, 0, nhl + 1) if flags & 0x10 else (flags, 14, nhl + 1))
+            return b"".join((buf[a:i], head, bytes((nhl,)), buf[vs + 4 : vs + 4 + nhl], buf[ve:b]))
+        i = ve
+    return None
+
+
 class MrtReader:
     """Parses records from a byte buffer; ``read_mrt`` feeds it from a file."""
 
@@ -129,6 +181,11 @@ class MrtReader:
     def _attrs(self, buf: bytes, a: int, b: int) -> tuple[AttrSet, BgpError | None]:
         key = buf[a:b]
         hit = self.interner.by_raw.get(key)
+        if hit is None:
+            short = rib_key(buf, a, b)
+            if short is not None:
+                key = short
+                hit = self.interner.by_raw.get(key)
         if hit is None:
             attrs, errors = decode_rib_attributes(buf, a, b, True, self.interner.values)
             hit = self.interner.by_raw[key] = raw_hit(attrs, errors)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from ..codec.attributes import AttrSet, Flawed, decode_fast, raw_hit
 from ..codec.errors import BgpError
-from .reader import ByteWindow, MrtReader, decode_rib_attributes
+from .reader import ByteWindow, MrtReader, decode_rib_attributes, rib_key
 from .records import MrtRecord
 
 if TYPE_CHECKING:  # annotations only: compiled, a C int64_t; run as it is, an int
@@ -166,10 +166,17 @@ def _scan(rd: MrtReader, buf: bytes, pos: i64) -> tuple[list[RouteBatch | MrtRec
                 else:
                     got = by_raw.get(raw)
                     if got is None:
+                        rkey = raw
+                        if not v4:  # a whole MP_REACH_NLRI (Quagga): key the short form
+                            short = rib_key(buf, a, q)
+                            if short is not None:
+                                rkey = short
+                                got = by_raw.get(rkey)
+                    if got is None:
                         got = decode_fast(buf, a, q, True, True, cache)
                         if got is None:  # not clean: the table-driven decoder says why
                             got = raw_hit(*decode_rib_attributes(buf, a, q, True, cache, False))
-                        by_raw[raw] = got
+                        by_raw[rkey] = got
                     hit = last_hit = got
                     last = raw
                     runs = True
