@@ -294,6 +294,22 @@ def _whole_mp_reach(data: bytes) -> bytes:
     return b"".join(out)
 
 
+@pytest.mark.parametrize("nhl", [16, 32, 255])
+def test_whole_mp_reach_key_with_an_extended_length(nhl: int) -> None:
+    """An extended-length MP_REACH_NLRI keeps two length octets in its key, also for
+    a 255-octet next hop (256 octets in the short form)."""
+    from pybgp.mrt.reader import decode_rib_attributes
+
+    nh = bytes(range(nhl))
+    value = bytes([0, 2, 1, nhl]) + nh + b"\x00" + bytes([24, 1, 2, 3])
+    raw = bytes.fromhex("40010100") + bytes([0x90, 14]) + pack("!H", len(value)) + value
+    short = rib_key(raw, 0, len(raw))
+    assert short == bytes.fromhex("40010100") + bytes([0x90, 14]) + pack("!HB", nhl + 1, nhl) + nh
+    got, want = decode_rib_attributes(short, 0, len(short)), decode_rib_attributes(raw, 0, len(raw))
+    assert got == want and got[0].wire == want[0].wire
+    assert got[0].mp_next_hop == nh
+
+
 def test_whole_mp_reach_entries_share_their_sets() -> None:
     """A dump whose IPv6 entries carry the whole MP_REACH_NLRI (each with its own
     prefix in it) interns its sets as the RFC 6396 form of the same dump does: one

@@ -165,7 +165,8 @@ def rib_key(buf: bytes, a: i64, b: i64) -> bytes | None:
             nhl: i64 = buf[vs + 3]
             if first == ve - vs - 1 or vs + 4 + nhl > ve:  # the short form already
                 return None
-            head = bytes((flags, 14, 0, nhl + 1) if flags & 0x10 else (flags, 14, nhl + 1))
+            size = nhl + 1  # up to 256: two octets when the flags say so
+            head = bytes((flags, 14, size >> 8, size & 0xFF) if flags & 0x10 else (flags, 14, size))
             return b"".join((buf[a:i], head, bytes((nhl,)), buf[vs + 4 : vs + 4 + nhl], buf[ve:b]))
         i = ve
     return None
