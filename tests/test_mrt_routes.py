@@ -8,6 +8,8 @@ from struct import pack, unpack_from
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pybgp.mrt.reader import open_maybe_compressed, read_mrt, rib_key
 from pybgp.mrt.records import MrtError, RibRecord
@@ -308,6 +310,35 @@ def test_whole_mp_reach_key_with_an_extended_length(nhl: int) -> None:
     got, want = decode_rib_attributes(short, 0, len(short)), decode_rib_attributes(raw, 0, len(raw))
     assert got == want and got[0].wire == want[0].wire
     assert got[0].mp_next_hop == nh
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    flags=st.sampled_from([0x80, 0x90, 0xC0, 0x81, 0x00]),
+    value=st.one_of(
+        st.binary(max_size=40),
+        st.tuples(st.integers(0, 40), st.binary(max_size=40), st.binary(max_size=8)).map(
+            lambda t: bytes([0, 2, 1, t[0]]) + t[1] + t[2]
+        ),
+    ),
+    tail=st.sampled_from([b"", bytes.fromhex("80040400000005"), b"\x80\x04"]),
+)
+def test_rib_key_never_changes_what_an_entry_decodes_to(
+    flags: int, value: bytes, tail: bytes
+) -> None:
+    """Whatever the bytes, ``rib_key`` gives None or a key that decodes exactly as
+    the entry itself (set, layout and RFC 7606 outcomes), and raises nothing."""
+    from pybgp.mrt.reader import decode_rib_attributes
+
+    size = pack("!H", len(value)) if flags & 0x10 else bytes([len(value)])
+    raw = bytes.fromhex("40010100") + bytes([flags, 14]) + size + value + tail
+    short = rib_key(raw, 0, len(raw))
+    if short is not None:
+        got, want = (
+            decode_rib_attributes(short, 0, len(short)),
+            decode_rib_attributes(raw, 0, len(raw)),
+        )
+        assert got == want and got[0].wire == want[0].wire
 
 
 def test_whole_mp_reach_entries_share_their_sets() -> None:

@@ -139,11 +139,18 @@ def rib_key(buf: bytes, a: i64, b: i64) -> bytes | None:
     decoded once per entry, not once per distinct set.  The key is the block with that
     attribute in the RFC 6396 form: it decodes to the same set, with the same layout
     and outcomes (``decode_rib_attributes`` takes both forms, and skips the rest of
-    the attribute).  Only a well-formed attribute (flags Optional, a next hop that
-    fits) is rewritten; for anything else the block stays its own key.
+    the attribute).  Only a block that walks cleanly to its end, with one such
+    attribute, well formed (flags Optional, a next hop that fits), is rewritten: for
+    anything else the block stays its own key, so that its errors stay its own.
     """
     i = a
-    while i + 3 <= b:
+    at: i64 = -1  # the MP_REACH_NLRI to rewrite: where it starts, its value, its next hop
+    vs14: i64 = 0
+    ve14: i64 = 0
+    nhl: i64 = 0
+    while i < b:
+        if i + 3 > b:
+            return None
         flags: i64 = buf[i]
         code: i64 = buf[i + 1]
         hi: i64 = buf[i + 2]
@@ -159,17 +166,21 @@ def rib_key(buf: bytes, a: i64, b: i64) -> bytes | None:
         if ve > b:
             return None
         if code == 14:
-            if flags & 0xEF != 0x80 or ve - vs < 4:
+            if at >= 0 or flags & 0xEF != 0x80 or ve - vs < 4:
                 return None
             first: i64 = buf[vs]
-            nhl: i64 = buf[vs + 3]
+            nhl = buf[vs + 3]
             if first == ve - vs - 1 or vs + 4 + nhl > ve:  # the short form already
                 return None
-            size = nhl + 1  # up to 256: two octets when the flags say so
-            head = bytes((flags, 14, size >> 8, size & 0xFF) if flags & 0x10 else (flags, 14, size))
-            return b"".join((buf[a:i], head, bytes((nhl,)), buf[vs + 4 : vs + 4 + nhl], buf[ve:b]))
+            at, vs14, ve14 = i, vs, ve
         i = ve
-    return None
+    if at < 0:
+        return None
+    flags = buf[at]
+    size = nhl + 1  # up to 256: two octets when the flags say so
+    head = bytes((flags, 14, size >> 8, size & 0xFF) if flags & 0x10 else (flags, 14, size))
+    nh = buf[vs14 + 4 : vs14 + 4 + nhl]
+    return b"".join((buf[a:at], head, bytes((nhl,)), nh, buf[ve14:b]))
 
 
 class MrtReader:
