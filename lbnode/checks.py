@@ -36,7 +36,11 @@ BODY_LIMIT = 64 * 1024
 async def run_check(check: CheckConfig) -> tuple[bool, str]:
     probe = _PROBES[check.kind]
     try:
-        return await asyncio.wait_for(probe(check), check.timeout)
+        # ``asyncio.timeout``, not ``wait_for``: in Python 3.11, ``wait_for`` returns the
+        # result when the probe ends as the caller is cancelled, and the cancellation
+        # is lost (gh-86296), so a check loop could outlive the agent that stopped it
+        async with asyncio.timeout(check.timeout):
+            return await probe(check)
     except TimeoutError:
         return False, f"timeout after {check.timeout:g} s"
     except ssl.SSLError as exc:

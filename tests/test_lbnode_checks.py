@@ -225,3 +225,27 @@ async def test_bound_address() -> None:
     )
     ok, detail = await run_check(check("bound", address="192.0.2.201"))
     assert not ok and detail == "192.0.2.201 is not configured on this host"
+
+
+@pytest.mark.asyncio
+async def test_a_cancel_as_the_probe_ends_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check cancelled in the same turn as its probe finishes ends cancelled.
+
+    With Python 3.11's ``asyncio.wait_for`` it returned the probe's result instead and
+    the cancellation was lost: the agent's check loop went on after the agent had
+    cancelled it (seen as a CI run that hung in a test's teardown)."""
+    import lbnode.checks as checks
+
+    done: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+
+    async def probe(c: CheckConfig) -> tuple[bool, str]:
+        return await done
+
+    monkeypatch.setitem(checks._PROBES, "tcp", probe)
+    task = asyncio.create_task(run_check(CheckConfig("tcp", "t", host="127.0.0.1", port=1)))
+    await asyncio.sleep(0)  # the probe is waiting
+    done.set_result((True, "connected"))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
