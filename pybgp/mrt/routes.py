@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from ..codec.attributes import AttrSet, Flawed, decode_fast, raw_hit
+from ..codec.attributes import AttrSet, Flawed, _u16, _u32, decode_fast, raw_hit
 from ..codec.errors import BgpError
 from .reader import ByteWindow, MrtReader, decode_rib_attributes, rib_key
 from .records import MrtRecord
@@ -97,12 +97,8 @@ def _scan(rd: MrtReader, buf: bytes, pos: i64) -> tuple[list[RouteBatch | MrtRec
     runs = False
     last_hit: AttrSet | Flawed = AttrSet()
     while pos + 12 <= n:
-        h: i64 = buf[pos + 4]
-        lo: i64 = buf[pos + 5]
-        typ = (h << 8) | lo
-        h = buf[pos + 6]
-        lo = buf[pos + 7]
-        sub = (h << 8) | lo
+        typ = _u16(buf, pos + 4)
+        sub = _u16(buf, pos + 6)
         start = pos + 12
         end = start + _u32(buf, pos + 8)
         if end > n:
@@ -142,22 +138,16 @@ def _scan(rd: MrtReader, buf: bytes, pos: i64) -> tuple[list[RouteBatch | MrtRec
                 p6: int = plen  # int operands: an i64 one would make the int one i64
                 cut: int = 8 * nb - plen
                 key = (((net >> cut) << (128 - p6)) << 8) | p6
-            h = buf[q]
-            lo = buf[q + 1]
-            count = (h << 8) | lo
+            count = _u16(buf, q)
             q += 2
             for _ in range(count):
-                h = buf[q]
-                lo = buf[q + 1]
-                peer = (h << 8) | lo
+                peer = _u16(buf, q)
                 if addpath:
                     ids.append(_u32(buf, q + 6))
                     a = q + 12
                 else:
                     a = q + 8
-                h = buf[a - 2]
-                lo = buf[a - 1]
-                q = a + ((h << 8) | lo)
+                q = a + _u16(buf, a - 2)
                 if q > end:
                     raise IndexError("RIB entry attributes overrun the record")
                 raw = buf[a:q]
@@ -198,11 +188,3 @@ def _scan(rd: MrtReader, buf: bytes, pos: i64) -> tuple[list[RouteBatch | MrtRec
             batch = None
         pos = end
     return [b for b in out if not isinstance(b, RouteBatch) or b.prefixes], pos
-
-
-def _u32(buf: bytes, i: i64) -> i64:
-    a: i64 = buf[i]
-    b: i64 = buf[i + 1]
-    c: i64 = buf[i + 2]
-    d: i64 = buf[i + 3]
-    return (a << 24) | (b << 16) | (c << 8) | d
