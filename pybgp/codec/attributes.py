@@ -41,6 +41,7 @@ __all__ = [
     "walk_attributes",
     "decode_attributes",
     "decode_fast",
+    "rib_next_hop",
     "encode_attributes",
     "as4_merge",
     "propagate",
@@ -914,22 +915,14 @@ def decode_fast(
                 return None
             seen |= 0x4000 << (code - 14)
         elif code == 14:
-            # RFC 6396 4.3.4: MP_REACH_NLRI of a RIB entry holds only the next hop (its
-            # length, then the address); some writers (Quagga's RouteViews dumps) put the
-            # whole attribute there, whose NLRI the RIB record repeats
-            if not mrt or bits != 0x80 or seen & 0x4000 or ve == vs:
+            # an MRT RIB entry's MP_REACH_NLRI: only its next hop counts
+            if not mrt or bits != 0x80 or seen & 0x4000:
                 return None
             seen |= 0x4000
-            nhl: i64 = data[vs]
-            if nhl == ve - vs - 1:
-                mp_next_hop = bytes(data[vs + 1 : ve])
-            else:  # AFI, SAFI, next hop length, next hop, ...
-                if ve - vs < 4:
-                    return None
-                nhl = data[vs + 3]
-                if vs + 4 + nhl > ve:
-                    return None
-                mp_next_hop = bytes(data[vs + 4 : vs + 4 + nhl])
+            nhs, nhe = rib_next_hop(data, vs, ve)
+            if nhs < 0:
+                return None
+            mp_next_hop = bytes(data[nhs:nhe])
         else:
             want = required[code]
             # the table's flags; Partial only on an optional transitive attribute
@@ -993,6 +986,26 @@ def decode_fast(
         originator_id, cluster_list, mp_next_hop, ext_communities, as4_path,
         as4_aggregator, large, (), layout,
     )  # fmt: skip
+
+
+def rib_next_hop(data: bytes, vs: i64, ve: i64) -> tuple[i64, i64]:
+    """Where the next hop is in ``data[vs:ve]``, the MP_REACH_NLRI value of an MRT RIB
+    entry: ``(start, end)``, or ``(-1, -1)`` when neither form fits.
+
+    RFC 6396 4.3.4 keeps only the next hop's length and address there.  Some writers
+    (Quagga's RouteViews IPv6 dumps) put the whole attribute: AFI, SAFI, next hop
+    length, next hop, reserved octet and NLRI (the record's own prefix).  The short
+    form is tried first.
+    """
+    if ve > vs:
+        first: i64 = data[vs]
+        if first == ve - vs - 1:
+            return vs + 1, ve
+    if ve - vs >= 4:
+        nhl: i64 = data[vs + 3]
+        if vs + 4 + nhl <= ve:
+            return vs + 4, vs + 4 + nhl
+    return -1, -1
 
 
 def decode_attributes(
